@@ -1,0 +1,271 @@
+"""`--detector yolo`: an ultralytics YOLO model (.pt, exported .onnx, OpenVINO folder).
+
+Frames come from convoycount's own PyAV decode loop (exact timestamps); this class
+only runs `model.predict(image, ...)` on them, one frame or a small batch at a time.
+It never lets ultralytics open the video (`model.track(source=...)` would re-decode
+the clip with OpenCV and lose the true presentation times).
+
+Classes: the model's own labels are mapped onto ours (VEHICLE_CLASSES): a COCO model's
+car / motorcycle / bus / truck (and train, as "vehicle", only when asked for), and the
+project model's car / van / truck / bus / motorcycle / military as they are. Everything
+else the model knows (people, boats, ...) is never asked for.
+
+ultralytics (and with it torch) is imported in `YoloDetector.__init__`, never at module
+import, so `convoycount --help` and `probe` stay fast.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..errors import ConvoyCountError, ModelUnavailableError
+from ..video import Frame
+from .base import Detections, DetectorInfo
+from .models import MODELS_DIR, ResolvedModel, model_sha256, resolve_model
+
+# A model label -> our class name. Labels absent here are never detected.
+LABEL_TO_CLASS = {
+    "car": "car", "motorcycle": "motorcycle", "motorbike": "motorcycle", "bus": "bus",
+    "truck": "truck", "van": "van", "military": "military", "vehicle": "vehicle",
+    "train": "vehicle",
+}
+# Labels that map to a class but are off unless that class is asked for explicitly:
+# COCO "train" fires on trams and rail cars, which are not road vehicles.
+OFF_BY_DEFAULT = frozenset({"train"})
+MODEL_LICENSE = "AGPL-3.0 (ultralytics YOLO)"
+DEFAULT_IMGSZ = 640
+
+
+@dataclass(frozen=True)
+class YoloSettings:
+    """The parameters that shape the detections (recorded in the report)."""
+    conf: float
+    iou: float
+    imgsz: int
+    device: str
+    classes: tuple                 # our class names detected
+    class_agnostic: bool
+    max_det: int
+    batch: int
+    model_source: str              # where the weights were found (models.resolve_model)
+
+
+def class_map(model_names: Mapping[int, str], classes: Optional[Sequence[str]] = None) -> dict:
+    """{model class id: our class name} for the ids to detect.
+
+    `model_names` is the model's `names` ({0: "person", 2: "car", ...}); `classes`
+    restricts to some of our class names (None: every mapped label except
+    OFF_BY_DEFAULT ones). Raises ConvoyCountError for a class this model cannot emit."""
+    mapped = {int(i): LABEL_TO_CLASS[str(n).strip().lower()] for i, n in model_names.items()
+              if str(n).strip().lower() in LABEL_TO_CLASS}
+    if not mapped:
+        raise ConvoyCountError(
+            f"the model has no vehicle classes: its labels are {sorted(set(model_names.values()))[:12]}")
+    if classes is None:
+        return {i: c for i, c in mapped.items()
+                if str(model_names[i]).strip().lower() not in OFF_BY_DEFAULT}
+    wanted = tuple(dict.fromkeys(str(c).strip().lower() for c in classes))
+    available = sorted(set(mapped.values()))
+    unknown = [c for c in wanted if c not in available]
+    if unknown or not wanted:
+        raise ConvoyCountError(f"classes must be a non-empty subset of {available} for this model, "
+                               f"got {list(classes)}")
+    return {i: c for i, c in mapped.items() if c in wanted}
+
+
+def _as_size(size) -> Optional[int]:
+    """An ultralytics imgsz (int or [h, w]) as one long-side size; None if absent."""
+    if isinstance(size, (list, tuple)) and size:
+        size = max(size)
+    return int(size) if isinstance(size, (int, float)) and size >= 32 else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_device(device: str) -> str:
+    """`device` as given, or a ConvoyCountError when it names a GPU torch cannot see."""
+    import torch
+    d = str(device).strip().lower()
+    if d in ("cuda", "gpu") or d.startswith("cuda:") or d.isdigit():
+        if not torch.cuda.is_available():
+            raise ConvoyCountError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu")
+        return "cuda:0" if d in ("cuda", "gpu") else d
+    if d not in ("cpu", "mps"):
+        raise ConvoyCountError(f"--device must be cpu, cuda, cuda:N or mps, got {device!r}")
+    return d
+
+
+def default_device() -> str:
+    """CUDA when torch sees a GPU, else the CPU."""
+    import torch
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def _ultralytics_logs_to_stderr(level: int = logging.WARNING):
+    """ultralytics logs to stdout, which would corrupt `count --json -`: while we call it,
+    send its messages to stderr and drop its INFO chatter; restore afterwards."""
+    from ultralytics.utils import LOGGER
+    saved = [(h, getattr(h, "stream", None), h.level) for h in LOGGER.handlers]
+    saved_level = LOGGER.level
+    try:
+        for h, stream, _ in saved:
+            if stream is sys.stdout or stream is sys.__stdout__:
+                h.setStream(sys.stderr)
+            h.setLevel(max(h.level, level))
+        LOGGER.setLevel(max(LOGGER.level, level))
+        yield
+    finally:
+        for h, stream, lvl in saved:
+            if stream is not None and getattr(h, "stream", None) is not stream:
+                h.setStream(stream)
+            h.setLevel(lvl)
+        LOGGER.setLevel(saved_level)
+
+
+def _model_task_hint(path: Optional[Path]) -> dict:
+    """Exported formats do not always carry their task; ours are all detectors."""
+    if path is not None and (path.suffix.lower() in (".onnx", ".xml", ".engine", ".tflite")
+                             or path.is_dir()):
+        return {"task": "detect"}
+    return {}
+
+
+class YoloDetector:
+    """Vehicles from an ultralytics YOLO model, on frames we decoded ourselves.
+
+    `model`: path or name (see models.resolve_model; None: $CONVOYCOUNT_MODEL, else
+    yolo11n.pt). `conf`: minimum score. `iou`: NMS IoU. `imgsz`: inference size (long
+    side; ultralytics letterboxes with minimal padding; None: the size the model was
+    trained at, 640 when unknown). `device`: "cpu", "cuda:0", ...
+    (None: CUDA when present). `classes`: restrict to these of our class names.
+    `class_agnostic` (default): NMS across classes, so a vehicle that fires as both
+    "truck" and "bus" (a military truck, say) stays one box, which is what a counter
+    needs. `batch`: frames per predict call in `detect_batch`.
+    """
+
+    def __init__(self, model: Optional[str] = None, *, conf: float = 0.25, iou: float = 0.5,
+                 imgsz: Optional[int] = None, device: Optional[str] = None,
+                 classes: Optional[Sequence[str]] = None, class_agnostic: bool = True,
+                 max_det: int = 100, batch: int = 4, env: Optional[Mapping[str, str]] = None,
+                 models_dir: Path = MODELS_DIR, search_dirs: Optional[Sequence[Path]] = None):
+        if not 0.0 < conf <= 1.0:
+            raise ConvoyCountError(f"conf must be in (0, 1], got {conf}")
+        if not 0.0 < iou <= 1.0:
+            raise ConvoyCountError(f"iou must be in (0, 1], got {iou}")
+        if imgsz is not None and not (isinstance(imgsz, int) and 32 <= imgsz <= 4096):
+            raise ConvoyCountError(f"imgsz must be an integer in [32, 4096], got {imgsz!r}")
+        if batch < 1 or max_det < 1:
+            raise ConvoyCountError(f"batch and max_det must be >= 1, got {batch}, {max_det}")
+        resolved = resolve_model(model, env=env, models_dir=models_dir, search_dirs=search_dirs)
+
+        try:
+            # ultralytics binds its log handler to the current sys.stdout when first
+            # imported (and may print a "new settings file" notice): keep stdout clean
+            # for `count --json -` by letting that happen on stderr.
+            with contextlib.redirect_stdout(sys.stderr):
+                from ultralytics import YOLO
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                "--detector yolo needs the ultralytics package: pip install ultralytics") from exc
+        self.device = check_device(device) if device else default_device()
+        with _ultralytics_logs_to_stderr():
+            self._model = self._load(YOLO, resolved)
+            try:
+                names, imgsz = self._names_and_size(resolved, imgsz)
+            except ConvoyCountError:
+                raise
+            except Exception as exc:   # an export whose runtime (e.g. openvino) is missing
+                raise ModelUnavailableError(f"YOLO model {resolved.path} cannot run here: "
+                                            f"{_first_line(exc)}") from exc
+        self._ids = class_map(names, classes)
+        self.resolved = resolved
+        self.classes = tuple(dict.fromkeys(self._ids.values()))
+        self.settings = YoloSettings(conf=float(conf), iou=float(iou), imgsz=int(imgsz),
+                                     device=self.device, classes=self.classes,
+                                     class_agnostic=bool(class_agnostic), max_det=int(max_det),
+                                     batch=int(batch), model_source=resolved.source)
+        path = resolved.path if resolved.path is not None else Path(self._model.ckpt_path or resolved.name)
+        self._names = np.array([self._ids.get(i, "") for i in range(max(self._ids) + 1)], dtype=object)
+        self.info = DetectorInfo(name="yolo", model=str(path),
+                                 model_sha256=model_sha256(path) if path.exists() else None,
+                                 classes=self.classes, license=MODEL_LICENSE)
+
+    @staticmethod
+    def _load(YOLO, resolved: ResolvedModel):
+        target = str(resolved.path) if resolved.path is not None else resolved.name
+        try:
+            model = YOLO(target, **_model_task_hint(resolved.path))
+        except (ConnectionError, OSError) as exc:
+            raise ModelUnavailableError(
+                f"YOLO model {resolved.name!r} could not be obtained: {str(exc).splitlines()[0]}; "
+                f"pass --model PATH to a local file") from exc
+        except Exception as exc:   # corrupt or foreign file: torch/onnx raise their own types
+            raise ModelUnavailableError(f"YOLO model {target} cannot be loaded: {_first_line(exc)}") from exc
+        if getattr(model, "task", "detect") != "detect":
+            raise ModelUnavailableError(
+                f"YOLO model {target} is a {model.task!r} model; a detection model is needed")
+        return model
+
+    def _names_and_size(self, resolved: ResolvedModel, imgsz: Optional[int]) -> tuple:
+        """The model's class names, and the inference size: `imgsz` if given, else the size
+        it was trained / exported at (DEFAULT_IMGSZ when it does not say). An exported
+        model with a fixed input only runs at its export size."""
+        if resolved.path is None or resolved.path.suffix.lower() == ".pt":
+            size = self._model.overrides.get("imgsz")
+            return self._model.names, imgsz or _as_size(size) or DEFAULT_IMGSZ
+        # Exported formats build their runtime session on first predict: run one tiny
+        # frame so names and metadata come from the session we keep (not a second load).
+        self._model.predict(np.zeros((32, 32, 3), np.uint8), imgsz=imgsz or DEFAULT_IMGSZ,
+                            device=self.device, verbose=False)
+        backend = self._model.predictor.model
+        meta = getattr(backend, "metadata", None) or {}
+        exported = _as_size(meta.get("imgsz"))
+        if imgsz is not None and exported and imgsz != exported and not meta.get("dynamic"):
+            raise ConvoyCountError(
+                f"{resolved.path} was exported for input size {exported}, got --imgsz {imgsz}: "
+                f"omit --imgsz or export again with `convoycount export --imgsz {imgsz}`")
+        return backend.names, imgsz or exported or DEFAULT_IMGSZ
+
+    def reset(self) -> None:
+        """Nothing to forget: every frame is detected on its own."""
+
+    def detect(self, frame: Frame) -> Detections:
+        return self.detect_batch([frame])[0]
+
+    def detect_batch(self, frames: Sequence[Frame]) -> list:
+        """Detections for each frame, in order; `batch` frames per predict call (an export
+        with a fixed batch of 1 is fed one at a time by ultralytics itself)."""
+        out = []
+        s = self.settings
+        for k in range(0, len(frames), s.batch):
+            chunk = frames[k:k + s.batch]
+            with _ultralytics_logs_to_stderr():
+                results = self._model.predict(
+                    [f.image for f in chunk], imgsz=s.imgsz, conf=s.conf, iou=s.iou,
+                    device=s.device, classes=sorted(self._ids), agnostic_nms=s.class_agnostic,
+                    max_det=s.max_det, verbose=False)
+            out.extend(self._to_detections(r, f) for r, f in zip(results, chunk))
+        return out
+
+    def _to_detections(self, result, frame: Frame) -> Detections:
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return Detections.empty(frame.time_s, frame.index)
+        xyxy = boxes.xyxy.cpu().numpy().astype(np.float64)
+        conf = boxes.conf.cpu().numpy().astype(np.float64)
+        cls = boxes.cls.cpu().numpy().astype(np.int64)
+        keep = np.array([int(c) in self._ids for c in cls], dtype=bool)
+        h, w = frame.image.shape[:2]
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+        return Detections(xyxy[keep], conf[keep], self._names[cls[keep]], frame.time_s, frame.index)

@@ -1,0 +1,104 @@
+"""The timeline: when each counted vehicle crossed, on clip time and real time,
+with the claim's window where the claim was judged.
+
+matplotlib is imported here only, and through its object API (Figure +
+FigureCanvasAgg): no pyplot, so no global figure state and no GUI backend.
+"""
+from __future__ import annotations
+
+import io
+
+DIRECTION_MARKERS = {"left_to_right": ">", "right_to_left": "<",
+                     "top_to_bottom": "v", "bottom_to_top": "^"}
+BASIS_STYLE = {"clip": {"color": "#1f77b4"}, "real": {"color": "#d62728"}}
+
+
+def _clip_window(bv, time_map) -> tuple | None:
+    """A basis verdict's window, on the clip-time axis."""
+    if bv is None or bv.window is None:
+        return None
+    a, b = bv.window
+    if bv.basis == "clip":
+        return (a, b)
+    k = bv.speedup or time_map.speedup
+    return None if not k else (a / k, b / k)
+
+
+def render_timeline(report) -> bytes:
+    """PNG bytes of the timeline figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    events = sorted(report.events, key=lambda e: (e.clip_time_s, e.track_id))
+    times = [e.clip_time_s for e in events]
+    lo, hi = report.span_s
+    n = len(events)
+
+    fig = Figure(figsize=(10, 4.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_xlim(lo, hi if hi > lo else lo + 1.0)
+    ax.set_ylim(-0.3, max(1, n) * 1.12 + 0.5)
+    ax.set_xlabel("clip time (s): timestamps of the file as played")
+    ax.set_ylabel("vehicles counted (cumulative)")
+    ax.grid(True, alpha=0.3)
+
+    handles = []
+    claim = report.claim
+    if claim is not None:
+        for basis, bv in claim.by_basis.items():
+            win = _clip_window(bv, report.time_map)
+            if win is None:
+                continue
+            judged = basis == claim.basis
+            style = BASIS_STYLE.get(basis, {"color": "grey"})
+            ax.axvspan(win[0], win[1], alpha=0.22 if judged else 0.10, color=style["color"],
+                       hatch=None if judged else "//", lw=0)
+            unit = "clip" if basis == "clip" else "real"
+            label = (f"claim window, {basis} time{' (judged)' if judged else ''}: "
+                     f"{bv.observed} in {bv.window[0]:.1f}-{bv.window[1]:.1f} s {unit}")
+            handles.append(Patch(facecolor=style["color"], alpha=0.3 if judged else 0.12,
+                                 hatch=None if judged else "//", label=label))
+        if claim.parsed.window_s is None:
+            ax.axhline(claim.parsed.count, color="k", ls="--", lw=1)
+            handles.append(Line2D([], [], color="k", ls="--",
+                                  label=f"claimed total: {claim.parsed.count}"))
+
+    xs = [lo] + times + [max(hi, times[-1] if times else hi)]
+    ys = [0] + list(range(1, n + 1)) + [n]
+    ax.step(xs, ys, where="post", color="0.25", lw=1.5, zorder=2)
+
+    classes = sorted({e.class_name for e in events})
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+               "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    colour = {c: palette[i % len(palette)] for i, c in enumerate(classes)}
+    for i, e in enumerate(events, 1):
+        ax.scatter([e.clip_time_s], [i], marker=DIRECTION_MARKERS.get(e.direction, "o"),
+                   s=70, color=colour[e.class_name], edgecolors="k", linewidths=0.6, zorder=3)
+    for c in classes:
+        handles.append(Line2D([], [], marker="s", ls="", color=colour[c], label=c))
+    for d in sorted({e.direction for e in events}):
+        handles.append(Line2D([], [], marker=DIRECTION_MARKERS.get(d, "o"), ls="", color="0.4",
+                              label=d.replace("_", " ")))
+    if not events:
+        ax.text(0.5, 0.5, "no vehicle crossed the counting line", transform=ax.transAxes,
+                ha="center", va="center", fontsize=12, color="0.3")
+
+    tm = report.time_map
+    if tm.known:
+        k = tm.speedup
+        top = ax.secondary_xaxis("top", functions=(lambda x: x * k, lambda x: x / k))
+        iv = f", K in [{tm.interval[0]:.2f}, {tm.interval[1]:.2f}]" if tm.interval else ""
+        top.set_xlabel(f"real time (s) = clip time x {k:.3g} ({tm.source}{iv})")
+    title = f"{n} vehicle{'s' if n != 1 else ''} counted"
+    if claim is not None:
+        title += f"  |  claim \"{claim.text}\": {claim.verdict.upper()} ({claim.basis} time)"
+    ax.set_title(title, fontsize=11, loc="left", pad=28 if tm.known else 6)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()

@@ -1,0 +1,253 @@
+"""Tracking: link each frame's Detections into Tracks with stable ids.
+
+Why our own association code (see README, "Tracking"): the maintained trackers
+(ByteTrack, BoT-SORT, SORT in ultralytics/supervision; norfair) step their
+motion model once per *frame* and keep lost tracks for a number of *frames*.
+convoycount works on real timestamps: frames of a variable-frame-rate phone
+clip are unevenly spaced, and in a clip sped up x8 a vehicle's box jumps about
+its own length between frames, so IoU-based association (ByteTrack and
+friends) cannot link a box to its next position at all. This tracker
+  * predicts with a constant-velocity model using the real dt between frames,
+  * gates and scores candidates by centre distance relative to vehicle size,
+  * seeds a new track's velocity from confirmed neighbours (the flow), so the
+    first link in a fast convoy goes to the same vehicle, not the one behind,
+  * keeps lost tracks for `lost_track_s` *seconds* (not frames), so a vehicle
+    missed for a few frames keeps its id and is never counted twice,
+  * never lets an unconfirmed track out (no phantom tracks, no id -1).
+Assignment is the Hungarian algorithm (scipy).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .detect.base import Detections
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    min_hits: int = 3                 # observations before a track is confirmed (and shown)
+    confirm_within_s: float = 1.0     # ...and they must come within this much clip time
+    tentative_max_misses: int = 1     # an unconfirmed track dies after this many frames unseen
+    lost_track_s: float = 1.0         # keep a lost track this long for re-association
+    gate: float = 1.0                 # max distance to prediction, in box diagonals (track with velocity)
+    gate_new: float = 2.0             # same, for a track with no velocity yet
+    max_area_ratio: float = 4.0       # a box may not grow/shrink more than this between links
+    velocity_smoothing: float = 0.5   # weight of the newest velocity measurement (EMA)
+
+    def __post_init__(self):
+        if self.min_hits < 1:
+            raise ValueError(f"min_hits must be >= 1, got {self.min_hits}")
+        for name in ("confirm_within_s", "lost_track_s", "gate", "gate_new", "max_area_ratio"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    time_s: float
+    frame_index: int
+    box: tuple                 # (x1, y1, x2, y2) pixels
+    confidence: float
+    class_name: str
+
+    @property
+    def center(self) -> tuple:
+        x1, y1, x2, y2 = self.box
+        return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+
+
+@dataclass
+class Track:
+    """One vehicle's observations in time order. Ids count up from 1 in order of
+    confirmation, so they never skip numbers -- but count events, never ids."""
+    track_id: int                                  # 0 while unconfirmed
+    observations: list = field(default_factory=list)
+    misses: int = 0                                # frames in a row without a match
+    velocity: Optional[np.ndarray] = None          # px per clip second, (vx, vy)
+    confirmed: bool = False
+
+    @property
+    def last(self) -> Observation:
+        return self.observations[-1]
+
+    @property
+    def class_name(self) -> str:
+        """Majority class over the track (a single odd frame does not relabel it)."""
+        return Counter(o.class_name for o in self.observations).most_common(1)[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.mean([o.confidence for o in self.observations]))
+
+    @property
+    def duration_s(self) -> float:
+        return self.observations[-1].time_s - self.observations[0].time_s
+
+    def predict(self, time_s: float) -> np.ndarray:
+        c = np.asarray(self.last.center)
+        if self.velocity is None:
+            return c
+        return c + self.velocity * (time_s - self.last.time_s)
+
+
+def _diag(box) -> float:
+    return float(np.hypot(box[2] - box[0], box[3] - box[1]))
+
+
+def _area(box) -> float:
+    return max(1.0, (box[2] - box[0]) * (box[3] - box[1]))
+
+
+class Tracker:
+    """Stage: `update(detections) -> confirmed tracks seen in this frame`;
+    `tracks()` gives every confirmed track so far; `reset()` starts a new clip."""
+
+    def __init__(self, settings: TrackerSettings = TrackerSettings()):
+        self.settings = settings
+        self.reset()
+
+    def reset(self) -> None:
+        self._active: list[Track] = []       # confirmed or tentative, still matchable
+        self._finished: list[Track] = []     # confirmed tracks that are gone for good
+        self._next_id = 1
+        self._last_time: Optional[float] = None
+
+    # -- public -----------------------------------------------------------
+    def update(self, dets: Detections) -> list[Track]:
+        t = dets.time_s
+        if self._last_time is not None and t <= self._last_time:
+            raise ValueError(f"frames must arrive in time order: {t} after {self._last_time}")
+        self._last_time = t
+        self._expire(t)
+
+        boxes = [tuple(map(float, b)) for b in dets.xyxy]
+        matches, unmatched = self._associate(boxes, t)
+        seen = []
+        matched = {ti for ti, _ in matches}
+        for ti, track in enumerate(self._active):
+            track.misses = 0 if ti in matched else track.misses + 1
+        for ti, di in matches:
+            track = self._active[ti]
+            self._extend(track, self._observation(dets, di))
+            seen.append(track)
+        # Flicker (a blob for one frame here, one there) never grows into a track.
+        self._active = [tr for tr in self._active
+                        if tr.confirmed or tr.misses <= self.settings.tentative_max_misses]
+        for di in unmatched:
+            track = Track(track_id=0, observations=[self._observation(dets, di)])
+            track.velocity = self._flow_prior(track)
+            self._active.append(track)
+        return [tr for tr in seen if tr.confirmed]
+
+    def tracks(self) -> list[Track]:
+        """All confirmed tracks, finished and active, in order of id."""
+        return sorted(self._finished + [t for t in self._active if t.confirmed],
+                      key=lambda tr: tr.track_id)
+
+    # -- internals --------------------------------------------------------
+    @staticmethod
+    def _observation(dets: Detections, i: int) -> Observation:
+        return Observation(dets.time_s, dets.frame_index, tuple(map(float, dets.xyxy[i])),
+                           float(dets.confidence[i]), str(dets.class_name[i]))
+
+    def _extend(self, track: Track, obs: Observation) -> None:
+        prev = track.last
+        dt = obs.time_s - prev.time_s
+        v_new = (np.asarray(obs.center) - np.asarray(prev.center)) / dt
+        a = self.settings.velocity_smoothing
+        # The first measured velocity replaces the flow prior outright.
+        track.velocity = v_new if len(track.observations) == 1 or track.velocity is None \
+            else a * v_new + (1 - a) * track.velocity
+        track.observations.append(obs)
+        s = self.settings
+        if not track.confirmed and len(track.observations) >= s.min_hits \
+                and track.duration_s <= s.confirm_within_s:
+            track.confirmed = True
+            track.track_id = self._next_id
+            self._next_id += 1
+
+    def _expire(self, t: float) -> None:
+        s = self.settings
+        keep = []
+        for tr in self._active:
+            gone = t - tr.last.time_s > s.lost_track_s
+            stale = not tr.confirmed and t - tr.observations[0].time_s > s.confirm_within_s
+            if gone or stale:
+                if tr.confirmed:
+                    self._finished.append(tr)
+            else:
+                keep.append(tr)
+        self._active = keep
+
+    def _flow_prior(self, track: Track) -> Optional[np.ndarray]:
+        """Velocity of the nearest confirmed, moving track within a few vehicle
+        sizes: in a convoy the vehicle behind moves like the one ahead."""
+        c = np.asarray(track.last.center)
+        reach = 4.0 * _diag(track.last.box)
+        best, best_d = None, reach
+        for other in self._active:
+            if not other.confirmed or other.velocity is None:
+                continue
+            d = float(np.linalg.norm(np.asarray(other.last.center) - c))
+            if d < best_d:
+                best, best_d = other.velocity.copy(), d
+        return best
+
+    def _distance(self, tr: Track, center: np.ndarray, box, t: float) -> Optional[float]:
+        """Gated distance from a track's prediction to a detection, in vehicle sizes.
+
+        A moving track's gate is an ellipse along its velocity: a vehicle may be
+        somewhat faster or slower than predicted, but it does not jump sideways
+        into the next lane (where, in two-way traffic, a vehicle going the other
+        way passes at the same moment). A track seen once has no velocity of its
+        own: it may have stood still or moved like its neighbours (the flow
+        prior), whichever fits better, within the wider `gate_new`."""
+        s = self.settings
+        scale = max(_diag(tr.last.box), 0.5 * _diag(box), 1.0)
+        if len(tr.observations) < 2:
+            hyps = [np.asarray(tr.last.center)]
+            if tr.velocity is not None:
+                hyps.append(tr.predict(t))
+            d = min(float(np.linalg.norm(center - h)) for h in hyps) / scale
+            return d if d <= s.gate_new else None
+        err = center - tr.predict(t)
+        speed = float(np.linalg.norm(tr.velocity))
+        if speed < 1e-6:
+            d = float(np.linalg.norm(err)) / scale
+            return d if d <= s.gate else None
+        u = tr.velocity / speed
+        along = float(np.dot(err, u))
+        across = float(np.linalg.norm(err - along * u))
+        # Across the motion the tolerance is the vehicle's own width-ish size.
+        w, h = tr.last.box[2] - tr.last.box[0], tr.last.box[3] - tr.last.box[1]
+        across_scale = max(0.5 * (abs(u[1]) * w + abs(u[0]) * h), 0.15 * scale, 1.0)
+        d = float(np.hypot(along / scale, across / (across_scale * 2.0)))
+        return d if d <= s.gate else None
+
+    def _associate(self, boxes: list, t: float):
+        s = self.settings
+        n_t, n_d = len(self._active), len(boxes)
+        if n_t == 0 or n_d == 0:
+            return [], list(range(n_d))
+        big = 1e6
+        cost = np.full((n_t, n_d), big)
+        centers = np.array([((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes])
+        for i, tr in enumerate(self._active):
+            a_t = _area(tr.last.box)
+            for j, b in enumerate(boxes):
+                ratio = _area(b) / a_t
+                if ratio > s.max_area_ratio or ratio < 1.0 / s.max_area_ratio:
+                    continue
+                d = self._distance(tr, centers[j], b, t)
+                if d is not None:
+                    # Prefer confirmed tracks, then size agreement, on near-ties.
+                    cost[i, j] = d + 0.1 * abs(np.log(ratio)) + (0.0 if tr.confirmed else 0.05)
+        rows, cols = linear_sum_assignment(cost)
+        matches = [(r, c) for r, c in zip(rows, cols) if cost[r, c] < big]
+        matched_d = {c for _, c in matches}
+        return matches, [j for j in range(n_d) if j not in matched_d]

@@ -1,0 +1,213 @@
+"""Tracker + LineCounter on box sequences with known truth (no video needed).
+
+Each test reproduces a bug the peers' users keep reporting (see README,
+"What cannot happen here") and shows it cannot happen here."""
+import numpy as np
+import pytest
+
+from convoycount.count import Line, LineCounter, auto_line
+from convoycount.detect.base import Detections
+from convoycount.track import Tracker, TrackerSettings
+
+W, H = 640, 360
+
+
+def box_at(cx, cy, w=40, h=20):
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def run(frames, settings=TrackerSettings()):
+    """frames: list of (time_s, [box, ...]) -> confirmed tracks."""
+    tr = Tracker(settings)
+    for i, (t, boxes) in enumerate(frames):
+        n = len(boxes)
+        tr.update(Detections(np.array(boxes, dtype=float).reshape(-1, 4), np.full(n, 0.9),
+                             np.array(["car"] * n, dtype=object), t, i))
+    return tr.tracks()
+
+
+def moving(x0, y, vx, times, w=40, h=20):
+    return [box_at(x0 + vx * t, y, w, h) for t in times]
+
+
+def count(tracks, line="0.5,0,0.5,1"):
+    return LineCounter(Line.parse(line), W, H).count(tracks)
+
+
+def test_one_vehicle_counts_once_with_interpolated_time():
+    times = [i / 30 for i in range(60)]
+    tracks = run([(t, [b]) for t, b in zip(times, moving(100, 180, 200, times))])
+    ev = count(tracks)
+    assert len(tracks) == 1 and len(ev) == 1
+    # centre x = 100 + 200 t reaches 320 at t = 1.1 s
+    assert ev[0].clip_time_s == pytest.approx(1.1, abs=1e-6)
+    assert ev[0].direction == "left_to_right"
+
+
+def test_flicker_and_lingering_on_the_line_count_once():
+    # supervision#2598: a vehicle that stops on the line and jitters across it.
+    times = [i / 30 for i in range(150)]
+    xs = [min(320 + 3 * np.sin(i * 1.7), 300 + 200 * t) if t < 2 else 320 + 3 * np.sin(i * 1.7)
+          for i, t in enumerate(times)]
+    xs = [250 + 80 * t if t < 0.8 else 320 + 3 * np.sin(i * 1.7) for i, t in enumerate(times)]
+    # and finally drives off to the right
+    xs = xs[:120] + [320 + 200 * (t - times[119]) for t in times[120:]]
+    tracks = run([(t, [box_at(x, 180)]) for t, x in zip(times, xs)])
+    signs = np.sign(np.array(xs) - 320)
+    assert (np.diff(signs[signs != 0]) != 0).sum() > 10      # it really does flicker
+    assert len(count(tracks)) == 1
+
+
+def test_missed_detections_keep_the_id_and_do_not_recount():
+    # ultralytics#3823: an id switch re-counts. A vehicle vanishes for 0.4 s
+    # around the line; it keeps its id and counts once.
+    times = [i / 30 for i in range(90)]
+    frames = [(t, [b] if not (1.0 < t < 1.4) else [])
+              for t, b in zip(times, moving(100, 180, 200, times))]
+    tracks = run(frames)
+    assert len(tracks) == 1
+    assert len(count(tracks)) == 1
+
+
+def test_a_track_first_seen_past_the_line_never_counts():
+    # If an id does switch after the crossing, the new id starts on the far side.
+    times = [i / 30 for i in range(40)]
+    tracks = run([(t, [b]) for t, b in zip(times, moving(340, 180, 200, times))])
+    assert len(tracks) == 1 and count(tracks) == []
+
+
+def test_unconfirmed_flashes_are_never_tracks_or_counts():
+    # supervision#2578: unconfirmed tracks counted as one phantom vehicle.
+    rng = np.random.default_rng(1)
+    frames = [(i / 30, [box_at(*rng.uniform([0, 0], [W, H]))] if i % 3 == 0 else [])
+              for i in range(300)]
+    tracks = run(frames)
+    assert tracks == [] and count(tracks) == []
+
+
+def test_ids_are_consecutive_and_the_count_comes_from_events():
+    # supervision#1355: counting by the largest id. Noise creates tentative tracks
+    # between real ones, yet confirmed ids are 1..n and the count is the events.
+    times = [i / 30 for i in range(120)]
+    rng = np.random.default_rng(2)
+    frames = []
+    for i, t in enumerate(times):
+        boxes = [box_at(60 + 150 * t, 100), box_at(580 - 150 * t, 260)]
+        if i % 7 == 0:
+            boxes.append(box_at(*rng.uniform([50, 150], [600, 210]), 10, 10))
+        frames.append((t, boxes))
+    tracks = run(frames)
+    assert [t.track_id for t in tracks] == [1, 2]
+    ev = count(tracks)
+    assert sorted(e.direction for e in ev) == ["left_to_right", "right_to_left"]
+
+
+@pytest.mark.parametrize("x", [0.02, 0.98])
+def test_a_line_near_the_frame_edge_still_counts(x):
+    # supervision#1838: lines near the edge never count.
+    times = [i / 30 for i in range(80)]
+    tracks = run([(t, [b]) for t, b in zip(times, moving(-10, 180, 300, times, w=30))])
+    ev = count(tracks, f"{x},0,{x},1")
+    assert len(ev) == 1
+    assert ev[0].clip_time_s == pytest.approx((x * W + 10) / 300, abs=1e-6)
+
+
+def test_segment_not_infinite_line():
+    # A line across the upper lane only: the lower lane's vehicle is not counted.
+    times = [i / 30 for i in range(80)]
+    frames = [(t, [a, b]) for t, a, b in zip(times, moving(100, 90, 200, times),
+                                               moving(100, 270, 200, times))]
+    tracks = run(frames)
+    assert len(tracks) == 2
+    ev = count(tracks, "0.5,0,0.5,0.5")
+    assert len(ev) == 1 and ev[0].point[1] == pytest.approx(90)
+
+
+@pytest.mark.parametrize("line,motion,expected", [
+    ("0.5,0,0.5,1", (200, 0), "left_to_right"),
+    ("0.5,1,0.5,0", (200, 0), "left_to_right"),       # endpoint order does not matter
+    ("0.5,0,0.5,1", (-200, 0), "right_to_left"),
+    ("0,0.5,1,0.5", (0, 150), "top_to_bottom"),
+    ("1,0.5,0,0.5", (0, -150), "bottom_to_top"),
+    ("0.4,0,0.6,1", (200, 0), "left_to_right"),       # slanted line
+])
+def test_directions_are_named_by_motion(line, motion, expected):
+    # ultralytics#22464: IN/OUT confusion. Directions say which way the vehicle moved.
+    vx, vy = motion
+    times = [i / 30 for i in range(90)]
+    x0 = 320 - vx * 1.2
+    y0 = 180 - vy * 1.2
+    tracks = run([(t, [box_at(x0 + vx * t, y0 + vy * t)]) for t in times])
+    ev = count(tracks, line)
+    assert [e.direction for e in ev] == [expected]
+
+
+def test_fast_vehicle_jumping_over_the_line_between_frames():
+    # ultralytics PR#25492: at low fps / high speed-up the box is never on the line.
+    # 5 fps, 120 px per frame: no observation lies near x = 320.
+    times = [i / 5 for i in range(8)]
+    xs = [20 + 600 * t for t in times]
+    assert all(abs(x - 320) > 40 for x in xs)
+    tracks = run([(t, [box_at(x, 180, 60, 30)]) for t, x in zip(times, xs)],
+                 TrackerSettings(gate_new=3.0))
+    ev = count(tracks)
+    assert len(ev) == 1
+    assert ev[0].clip_time_s == pytest.approx((320 - 20) / 600, abs=1e-6)
+
+
+def test_convoy_at_high_speedup_links_each_vehicle_to_itself():
+    # x8 speed-up: each car moves ~1 car length per frame, spaced 2.5 lengths.
+    # The flow prior makes the new track follow its own vehicle, not the one behind.
+    times = [i / 30 for i in range(60)]
+    v, gap = 1200.0, 100.0
+    frames = []
+    for t in times:
+        boxes = [box_at(-50 + v * t - k * gap, 180) for k in range(8)]
+        frames.append((t, [b for b in boxes if -20 < (b[0] + b[2]) / 2 < W + 20]))
+    tracks = run(frames)
+    ev = count(tracks)
+    assert len(ev) == 8
+    truth = sorted((320 + 50 + k * gap) / v for k in range(8))
+    assert [e.clip_time_s for e in ev] == pytest.approx(truth, abs=1 / 30)
+
+
+def test_lost_track_buffer_is_in_seconds_not_frames():
+    # ultralytics#4284: buffers assume 30 fps. The same 0.5 s gap is bridged at
+    # 10 fps and at 60 fps alike with lost_track_s = 1.0.
+    for fps in (10, 60):
+        times = [i / fps for i in range(int(3 * fps))]
+        frames = [(t, [] if 1.0 < t < 1.5 else [box_at(50 + 150 * t, 180)]) for t in times]
+        tracks = run(frames, TrackerSettings(lost_track_s=1.0))
+        assert len(tracks) == 1, fps
+
+
+def test_vfr_crossing_time_uses_the_real_timestamps():
+    # opencv#8834: timing from index / fps is wrong on VFR video. Irregular times:
+    rng = np.random.default_rng(3)
+    times = np.cumsum(rng.uniform(0.01, 0.09, 80))
+    tracks = run([(float(t), [box_at(100 + 150 * t, 180)]) for t in times])
+    ev = count(tracks)
+    assert ev[0].clip_time_s == pytest.approx(220 / 150, abs=1e-6)
+
+
+def test_frames_out_of_time_order_are_rejected():
+    tr = Tracker()
+    tr.update(Detections.empty(1.0, 0))
+    with pytest.raises(ValueError):
+        tr.update(Detections.empty(0.5, 1))
+
+
+def test_auto_line_goes_across_the_dominant_flow():
+    times = [i / 30 for i in range(60)]
+    tracks = run([(t, [box_at(60 + 200 * t, 120), box_at(580 - 200 * t, 240)]) for t in times])
+    line = auto_line(tracks, W, H)
+    assert line.x1 == line.x2 and 0.3 <= line.x1 <= 0.7 and line.source == "auto"
+    tracks = run([(t, [box_at(320, 20 + 150 * t)]) for t in times])
+    line = auto_line(tracks, W, H)
+    assert line.y1 == line.y2
+
+
+@pytest.mark.parametrize("bad", ["", "1,2,3", "a,b,c,d", "0,0,0,0", "0,0,1.5,1", "0.5,0,0.5"])
+def test_bad_line_is_rejected(bad):
+    with pytest.raises(ValueError):
+        Line.parse(bad)
