@@ -130,7 +130,7 @@ def table(rows: list) -> str:
              "|---|---:|---:|---|---|---:|:---:|---:|---:|"]
     for r in rows:
         est = "—" if r["est"] is None else f"{r['est']:.3f}"
-        iv = "—" if r["interval"] is None else f"{r['interval'][0]:.2f}–{r['interval'][1]:.2f}"
+        iv = "—" if r["interval"] is None else f"{r['interval'][0]:.3g}–{r['interval'][1]:.3g}"
         err = "—" if r["err"] is None else f"{100 * r['err']:+.1f} %"
         lines.append(f"| {r['name']} | {r['k']:g} | {est} | {iv} | {r['source']} | {err} | "
                      f"{'yes' if r['covered'] else 'NO'} | {r['clip_s']:.1f} | {r['elapsed_s']:.1f} |")
@@ -143,7 +143,8 @@ def summary(rows: list) -> str:
     within = sum(abs(r["err"]) <= 0.30 for r in have)
     covered = sum(r["covered"] for r in rows)
     clock_rows = [r for r in rows if r["clock"]]
-    clock_ok = [r for r in clock_rows if r["source"] in ("clock", "combined") and abs(r["err"]) <= 0.03]
+    clock_ok = [r for r in clock_rows if r["err"] is not None and abs(r["err"]) <= 0.03
+                and any(e.get("source") == "clock" and e.get("used") for e in r["evidence"])]
     kin = [r for r in have if r["source"] == "kinematics"]
     med_abs = (sorted(abs(r["err"]) for r in kin)[len(kin) // 2] if kin else float("nan"))
     widths = sorted(r["interval"][1] / r["interval"][0] for r in kin if r["interval"])

@@ -108,16 +108,17 @@ def count(
             typer.echo(f"evidence: {out_dir / 'report.html'}", err=json_out == "-")
 
 
-def _register_optional_commands() -> None:
-    """Commands whose modules arrive with their own features."""
-    try:
-        from .synth.command import synth_command
-    except ImportError:
-        return
+def _register_commands() -> None:
+    """Commands that live beside their features (each module imports its heavy
+    dependencies only when the command runs)."""
+    from .retime.command import retime_command
+    from .synth.command import synth_command
+    app.command("retime", help="Write a copy that plays at real speed (pts x K, audio slowed, "
+                               "optional real-time clock).")(retime_command)
     app.command("synth", help="Render a convoy clip with exact ground truth (OUT.truth.json).")(synth_command)
 
 
-_register_optional_commands()
+_register_commands()
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+
 from . import detect as detect_mod
 from .count import CounterSettings, Line, LineCounter, auto_line
 from .errors import ConvoyCountError, ConvoyCountWarning, InputError
@@ -23,6 +25,19 @@ from .track import Tracker, TrackerSettings
 from .video import frames, probe
 
 PREPARE_SAMPLES = 40        # frames sampled over the clip to seed a background model
+
+
+def is_stable(track, min_frames: int) -> bool:
+    """A distinct vehicle seen long enough: in >= min_frames frames, and it moved at
+    least its own size (a motion detector's ghost, where a parked vehicle left,
+    never moves)."""
+    obs = track.observations
+    if len(obs) < min_frames:
+        return False
+    c0 = np.asarray(obs[0].center)
+    reach = max(float(np.linalg.norm(np.asarray(o.center) - c0)) for o in obs)
+    size = float(np.median([np.hypot(o.box[2] - o.box[0], o.box[3] - o.box[1]) for o in obs]))
+    return reach >= size
 
 
 def _parse_speedup(speedup) -> Optional[float | str]:
@@ -122,7 +137,7 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     tmap = _time_map(speedup, real_duration_s, span[1] - span[0], path=p, info=info, tracks=tracks)
     events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s))
               for e in counter.count(tracks)]
-    stable = sum(1 for t in tracks if len(t.observations) >= stable_min_frames)
+    stable = sum(1 for t in tracks if is_stable(t, stable_min_frames))
 
     result = None
     if parsed_claim is not None:

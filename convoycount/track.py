@@ -38,6 +38,9 @@ class TrackerSettings:
     gate_new: float = 2.0             # same, for a track with no velocity yet
     max_area_ratio: float = 4.0       # a box may not grow/shrink more than this between links
     velocity_smoothing: float = 0.5   # weight of the newest velocity measurement (EMA)
+    duplicate_overlap: float = 0.6    # an unmatched box this much inside (overlap / smaller
+                                      # box) a box a confirmed track took in the same frame
+                                      # is a second box on that vehicle: it starts no track
 
     def __post_init__(self):
         if self.min_hits < 1:
@@ -45,6 +48,8 @@ class TrackerSettings:
         for name in ("confirm_within_s", "lost_track_s", "gate", "gate_new", "max_area_ratio"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.duplicate_overlap <= 1:
+            raise ValueError(f"duplicate_overlap must be in (0, 1], got {self.duplicate_overlap}")
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,15 @@ def _area(box) -> float:
     return max(1.0, (box[2] - box[0]) * (box[3] - box[1]))
 
 
+def _overlap_of_smaller(a, b) -> float:
+    """Intersection of two boxes as a fraction of the smaller one's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / min(_area(a), _area(b))
+
+
 class Tracker:
     """Stage: `update(detections) -> confirmed tracks seen in this frame`;
     `tracks()` gives every confirmed track so far; `reset()` starts a new clip."""
@@ -129,16 +143,30 @@ class Tracker:
         matches, unmatched = self._associate(boxes, t)
         seen = []
         matched = {ti for ti, _ in matches}
+        # A vehicle whose predicted box lies inside a detection it did not get is
+        # occluded (two vehicles merged into one blob as they pass), not gone.
+        covers = self._covers(boxes, t)
         for ti, track in enumerate(self._active):
-            track.misses = 0 if ti in matched else track.misses + 1
+            occluded = any(ti in c for c in covers)
+            track.misses = 0 if ti in matched or occluded else track.misses + 1
         for ti, di in matches:
             track = self._active[ti]
             self._extend(track, self._observation(dets, di))
             seen.append(track)
+        # A detector's second box on an already tracked vehicle (its front half, or a
+        # shifted copy NMS let through) must not seed a track: seen once, such a track
+        # may link to anything within gate_new, e.g. a parked car, and that jump counts
+        # as a crossing (benchmarks/realclips.md, residential_a at 30.8 s).
+        taken = [boxes[di] for ti, di in matches if self._active[ti].confirmed]
+        unmatched = [di for di in unmatched
+                     if not any(_overlap_of_smaller(boxes[di], b) > self.settings.duplicate_overlap
+                                for b in taken)]
         # Flicker (a blob for one frame here, one there) never grows into a track.
         self._active = [tr for tr in self._active
                         if tr.confirmed or tr.misses <= self.settings.tentative_max_misses]
         for di in unmatched:
+            if len(covers[di]) >= 2:
+                continue        # a blob of two known vehicles is not a third one
             track = Track(track_id=0, observations=[self._observation(dets, di)])
             track.velocity = self._flow_prior(track)
             self._active.append(track)
@@ -197,6 +225,25 @@ class Tracker:
             if d < best_d:
                 best, best_d = other.velocity.copy(), d
         return best
+
+    def _covers(self, boxes: list, t: float) -> list:
+        """For each detection, the active tracks whose predicted box it mostly contains."""
+        out = []
+        preds = []
+        for tr in self._active:
+            x1, y1, x2, y2 = tr.last.box
+            cx, cy = tr.predict(t)
+            hw, hh = (x2 - x1) / 2, (y2 - y1) / 2
+            preds.append((cx - hw, cy - hh, cx + hw, cy + hh))
+        for b in boxes:
+            inside = set()
+            for i, p in enumerate(preds):
+                iw = min(b[2], p[2]) - max(b[0], p[0])
+                ih = min(b[3], p[3]) - max(b[1], p[1])
+                if iw > 0 and ih > 0 and iw * ih >= 0.6 * _area(p):
+                    inside.add(i)
+            out.append(inside)
+        return out
 
     def _distance(self, tr: Track, center: np.ndarray, box, t: float) -> Optional[float]:
         """Gated distance from a track's prediction to a detection, in vehicle sizes.

@@ -153,9 +153,12 @@ def decode(cls_heads: Sequence[np.ndarray], box_heads: Sequence[np.ndarray],
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
-        labels: Optional[np.ndarray] = None) -> np.ndarray:
+        labels: Optional[np.ndarray] = None, containment: Optional[float] = None) -> np.ndarray:
     """Greedy NMS; indices kept, best score first. With `labels`, boxes only suppress
-    boxes of the same label (class-wise NMS)."""
+    boxes of the same label (class-wise NMS). With `containment`, a box is also dropped
+    when its overlap with a better box covers more than that fraction of the smaller of
+    the two: a second box on part of the same vehicle (bonnet, cab, one half of a long
+    bus) has a low IoU with the whole-vehicle box but lies almost inside it."""
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
     b = np.asarray(boxes, dtype=np.float64)
@@ -174,7 +177,10 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
         h = np.clip(np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1]), 0, None)
         inter = w * h
         iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-12)
-        order = rest[iou <= iou_threshold]
+        keep_rest = iou <= iou_threshold
+        if containment is not None:
+            keep_rest &= inter <= containment * np.maximum(np.minimum(area[i], area[rest]), 1e-12)
+        order = rest[keep_rest]
     return np.asarray(keep, dtype=np.int64)
 
 
@@ -191,8 +197,12 @@ class CocoDetector:
 
     `conf_threshold`: minimum class score kept (NanoDet scores are quality-focal, so
     well-seen vehicles score ~0.4-0.7, not ~0.9). `nms_iou`: IoU above which the weaker
-    box is dropped. `class_agnostic_nms` (default): one box per vehicle even when car and
-    truck both fire on it, which is what a counter needs. `square_input`: pad to 416x416
+    box is dropped. `nms_containment`: a weaker box lying this much inside a better one
+    (overlap / smaller box's area) is dropped too; NanoDet often adds a box on the front
+    half of a large or diagonal vehicle (IoU < 0.5 with the whole box), and two boxes on
+    one vehicle become two tracks and two counts (benchmarks/realclips.md). None: off.
+    `class_agnostic_nms` (default): one box per vehicle even when car and truck both fire
+    on it, which is what a counter needs. `square_input`: pad to 416x416
     like the original instead of to a multiple of 32 (about 1.5x slower, see the model
     card). `threads`: onnxruntime intra-op threads (None: onnxruntime's default, one per
     core). `allow_spinning`: let idle onnxruntime worker threads busy-wait; faster with
@@ -201,7 +211,8 @@ class CocoDetector:
     """
 
     def __init__(self, model_path: Optional[str | Path] = None, *, conf_threshold: float = 0.35,
-                 nms_iou: float = 0.5, classes: Optional[Sequence[str]] = None,
+                 nms_iou: float = 0.5, nms_containment: Optional[float] = 0.8,
+                 classes: Optional[Sequence[str]] = None,
                  class_agnostic_nms: bool = True, input_size: int = 416,
                  square_input: bool = False, threads: Optional[int] = None,
                  allow_spinning: bool = False):
@@ -218,6 +229,8 @@ class CocoDetector:
             raise ConvoyCountError(f"conf_threshold must be in (0, 1], got {conf_threshold}")
         if not 0.0 < nms_iou <= 1.0:
             raise ConvoyCountError(f"nms_iou must be in (0, 1], got {nms_iou}")
+        if nms_containment is not None and not 0.0 < nms_containment <= 1.0:
+            raise ConvoyCountError(f"nms_containment must be in (0, 1] or None, got {nms_containment}")
         if threads is not None and threads < 1:
             raise ConvoyCountError(f"threads must be >= 1, got {threads}")
         if input_size % 32 or input_size < 32:
@@ -259,6 +272,7 @@ class CocoDetector:
         self.model_path = path
         self.conf_threshold = float(conf_threshold)
         self.nms_iou = float(nms_iou)
+        self.nms_containment = None if nms_containment is None else float(nms_containment)
         self.classes = classes
         self.class_agnostic_nms = class_agnostic_nms
         self.input_size = input_size
@@ -306,7 +320,8 @@ class CocoDetector:
         if len(scores) == 0:
             return Detections.empty(frame.time_s, frame.index)
         keep = nms(boxes, scores, self.nms_iou,
-                   labels=None if self.class_agnostic_nms else labels)
+                   labels=None if self.class_agnostic_nms else labels,
+                   containment=self.nms_containment)
         xyxy = box.to_frame(boxes[keep])
         ok = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])   # not clipped away
         names = np.array([self._name_of[int(c)] for c in labels[keep][ok]], dtype=object)

@@ -67,7 +67,12 @@ def export_command(
 
 def export_model(model: Optional[str] = PROJECT_MODEL, *, fmt: str = "onnx", imgsz: Optional[int] = None,
                  out: Optional[Path] = None) -> Path:
-    """Export a .pt model with ultralytics; returns the written file (onnx) or folder (openvino)."""
+    """Export a .pt model with ultralytics; returns the written file (onnx) or folder
+    (openvino). `out` defaults to ultralytics' own name next to the .pt
+    (`convoy-yolo.onnx`, `convoy-yolo_openvino_model/`). The export runs on a copy in a
+    temporary folder beside `out` and is then moved into place, so an existing export
+    is replaced atomically and nothing else next to the .pt is touched."""
+    import tempfile
     if fmt not in EXPORT_FORMATS:
         raise ConvoyCountError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     if importlib.util.find_spec(EXPORT_NEEDS[fmt]) is None:
@@ -75,24 +80,29 @@ def export_model(model: Optional[str] = PROJECT_MODEL, *, fmt: str = "onnx", img
                                f"pip install {EXPORT_NEEDS[fmt]}")
     resolved = resolve_model(model)
     src = resolved.path
-    if src is not None and src.suffix.lower() != ".pt":
+    if src is None:
+        raise ConvoyCountError(f"--model {model}: export needs a local .pt file")
+    if src.suffix.lower() != ".pt":
         raise ConvoyCountError(f"--model must be a PyTorch .pt file to export, got {src}")
-    from .yolo import _ultralytics_logs_to_stderr, _as_size
-    from ultralytics import YOLO
-    with _ultralytics_logs_to_stderr():
-        yolo = YOLO(str(src) if src is not None else resolved.name)
-        size = imgsz or _as_size(yolo.overrides.get("imgsz")) or 640
-        # Fixed batch 1 and fixed size: the fastest graph on CPU; fp32 (fp16 is GPU-only).
-        written = Path(yolo.export(format=fmt, imgsz=size, half=False, dynamic=False, batch=1,
-                                   simplify=importlib.util.find_spec("onnxslim") is not None,
-                                   device="cpu", verbose=False))
-    if out is None or Path(out).resolve() == written.resolve():
-        return written
+    if out is None:
+        out = src.with_suffix(".onnx") if fmt == "onnx" else src.parent / f"{src.stem}_openvino_model"
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-    shutil.move(str(written), str(tmp))
-    if out.is_dir():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    from ultralytics import YOLO
+    from .yolo import _as_size, _ultralytics_logs_to_stderr
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as tmp:
+        copy = Path(tmp) / src.name
+        shutil.copyfile(src, copy)
+        with _ultralytics_logs_to_stderr():
+            yolo = YOLO(str(copy))
+            size = imgsz or _as_size(yolo.overrides.get("imgsz")) or 640
+            # Fixed batch 1 and fixed size: the fastest graph on CPU; fp32 (fp16 is GPU-only).
+            written = Path(yolo.export(format=fmt, imgsz=size, dynamic=False, batch=1,
+                                       simplify=importlib.util.find_spec("onnxslim") is not None,
+                                       device="cpu", verbose=False))
+        if out.is_dir():
+            old = Path(tmp) / "previous"
+            os.replace(out, old)       # a folder cannot be replaced in one step: swap, then drop
+        os.replace(written, out)
     return out

@@ -96,10 +96,13 @@ def downloadable_names() -> frozenset:
 
 
 def network_reachable(timeout_s: float = NETWORK_CHECK_TIMEOUT_S) -> bool:
-    """Can github.com be resolved and reached within `timeout_s`? A DNS lookup can hang for
-    tens of seconds on an offline box, so it runs in a daemon thread with a deadline."""
+    """Can github.com (where ultralytics downloads from) be reached within `timeout_s`? A
+    DNS lookup can hang for tens of seconds on an offline box, so it runs in a daemon
+    thread with a deadline. YOLO_OFFLINE=1 (ultralytics' own switch) means no."""
     if os.environ.get("YOLO_OFFLINE", "").lower() in ("1", "true", "yes"):
         return False
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True     # only the proxy knows; ultralytics' own download will find out
     ok = []
 
     def probe():
@@ -146,8 +149,8 @@ def resolve_model(model: Optional[str] = None, *, env: Optional[Mapping[str, str
         name, source = DEFAULT_YOLO_MODEL, "default"
 
     p = Path(name).expanduser()
-    if p.exists():
-        return ResolvedModel(name, "explicit" if source == "default" else source, p)
+    if source != "default" and p.exists():
+        return ResolvedModel(name, source, p)
     if _is_pathlike(name) or (source == "env" and p.is_absolute()):
         where = f"{ENV_VAR}={name}" if source == "env" else f"--model {name}"
         raise ModelUnavailableError(f"YOLO model not found: {where} is not an existing file or folder")

@@ -32,9 +32,11 @@ class MotionSettings:
     shadow_ratio: float = 0.7           # a darker pixel is shadow only if it keeps this much of the
                                         # background's brightness: grey vehicles on grey roads are
                                         # darker too, and MOG2's default (0.5) erased them as shadow
-    background_tau_s: float = 20.0      # background adapts with this time constant (real clip seconds)
+    background_tau_s: float = 40.0      # background adapts with this time constant (clip seconds)
+    background_ratio: float = 0.75      # MOG2: a new colour must hold 25% weight to become road, so
+                                        # a vehicle stopped for ~10 s is still a vehicle
     blur_px: int = 5                    # Gaussian blur before subtraction (sensor noise)
-    min_area_frac: float = 0.0006       # blobs smaller than this fraction of the frame are noise
+    min_area_frac: float = 0.0005       # blobs smaller than this fraction of the frame are noise
     max_area_frac: float = 0.25         # larger blobs are lighting changes, not vehicles
     min_fill: float = 0.3               # blob area / box area
     max_aspect: float = 6.0             # longer/shorter side
@@ -64,6 +66,7 @@ class MotionDetector:
         self._mog = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=s.var_threshold,
                                                        detectShadows=True)
         self._mog.setShadowThreshold(s.shadow_ratio)
+        self._mog.setBackgroundRatio(s.background_ratio)
         self._ref: Optional[np.ndarray] = None       # grey reference frame for stabilisation
         self._ref_pts: Optional[np.ndarray] = None   # corners on the reference frame
         self._last_t: Optional[float] = None
@@ -186,7 +189,10 @@ class MotionDetector:
 
 def _merge_close(blobs: list, gap: float) -> list:
     """Union of blobs whose boxes are within `gap` pixels of each other, repeated
-    until no two remain that close. Areas add up (they are disjoint pixel sets)."""
+    until no two remain that close: a low-contrast truck splits into cab, body and
+    chassis. (Vehicles in adjacent lanes may merge for a moment as they pass; the
+    tracker treats a vehicle inside such a blob as occluded, not gone.)
+    Areas add up (they are disjoint pixel sets)."""
     blobs = [list(b) for b in blobs]
     merged = True
     while merged and len(blobs) > 1:

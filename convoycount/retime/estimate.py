@@ -117,10 +117,10 @@ def estimate_time_map(path, info, tracks, span_s: float, *, clock: Optional[bool
     """K (the clip plays K times faster than reality) from everything the clip offers.
 
     `info` is the clip's ClipInfo, `tracks` the confirmed tracks of the analysed
-    footage, `span_s` its clip-time span. `clock`: None tries the burned-in-clock
-    reader when an OCR engine is installed, False skips it, True makes a missing
-    engine a stated reason all the same. `ocr_engine` overrides the engine
-    choice (an object with `detect` and `read`, see clock.py)."""
+    footage, `span_s` its clip-time span. `clock`: None or True reads a burned-in
+    clock when an OCR engine is installed (else the evidence says none is);
+    False skips it. `ocr_engine` overrides the engine choice (an object with
+    `detect` and `read`, see ocr.py)."""
     from .clock import estimate_clock
     from .kinematics import estimate_kinematics
     from .metadata import estimate_metadata
