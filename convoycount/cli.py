@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 
+from . import options as opt
 from .errors import ConvoyCountError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -63,16 +64,16 @@ def count(
     clip: Path = typer.Argument(..., help="Video file."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the report as JSON to FILE ('-' = stdout)."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per counted vehicle to FILE."),
-    start: Optional[float] = typer.Option(None, "--start", help="Analyse from this clip time (s)."),
-    end: Optional[float] = typer.Option(None, "--end", help="Analyse up to this clip time (s)."),
-    detector: str = typer.Option("motion", "--detector", help="motion | coco | yolo | auto."),
-    model: Optional[str] = typer.Option(None, "--model", help="Weights for the yolo/coco detector."),
-    conf: Optional[float] = typer.Option(None, "--conf", help="Detector confidence threshold."),
-    line: Optional[str] = typer.Option(None, "--line", help="Counting line x1,y1,x2,y2 in 0..1 (default: across the main flow)."),
-    speedup: Optional[str] = typer.Option(None, "--speedup", help="The clip plays K times faster than reality; 'auto' estimates K."),
-    real_duration: Optional[float] = typer.Option(None, "--real-duration", help="The filmed event really lasted S seconds."),
-    claim: Optional[str] = typer.Option(None, "--claim", help='A claim to judge, e.g. "nine vehicles in 10 seconds".'),
-    claim_basis: Optional[str] = typer.Option(None, "--claim-basis", help="clip | real (default: real when a speed-up is known)."),
+    start: opt.Start = None,
+    end: opt.End = None,
+    detector: opt.Detector = "motion",
+    model: opt.Model = None,
+    conf: opt.Conf = None,
+    line: opt.Line = None,
+    speedup: opt.Speedup = None,
+    real_duration: opt.RealDuration = None,
+    claim: opt.Claim = None,
+    claim_basis: opt.ClaimBasis = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Write the evidence to DIR: report.html, annotated.mp4, contact sheet, timeline, tracks.txt, report.json, events.csv."),
     no_video: bool = typer.Option(False, "--no-video", help="With --out: skip annotated.mp4 (the slow part)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary, no progress bar."),
@@ -111,8 +112,10 @@ def count(
 def _register_commands() -> None:
     """Commands that live beside their features (each module imports its heavy
     dependencies only when the command runs)."""
+    from .batch.command import batch_command
     from .retime.command import retime_command
     from .synth.command import synth_command
+    app.command("batch", help="Count every clip in a folder: parallel, resumable, one summary table.")(batch_command)
     app.command("retime", help="Write a copy that plays at real speed (pts x K, audio slowed, "
                                "optional real-time clock).")(retime_command)
     app.command("synth", help="Render a convoy clip with exact ground truth (OUT.truth.json).")(synth_command)
@@ -124,8 +127,11 @@ _register_commands()
 def main() -> None:
     """Entry point: run the app; user errors become one line, never a traceback."""
     try:
-        app(standalone_mode=False)
-    except ConvoyCountError as e:
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        sys.exit(app(standalone_mode=False) or 0)
+    except (ConvoyCountError, ValueError) as e:
+        # The library raises ValueError (ConvoyCountError is one) for anything the
+        # user can fix: expected vs actual, in one line.
         _fail(str(e))
     except typer.Exit as e:
         sys.exit(e.exit_code)

@@ -27,6 +27,27 @@ from .video import frames, probe
 PREPARE_SAMPLES = 40        # frames sampled over the clip to seed a background model
 
 
+def check_options(*, line=None, claim=None, claim_basis=None, start_s=None, end_s=None,
+                  speedup=None, real_duration_s=None) -> tuple:
+    """Parse and check everything a user typed, before any expensive work (also used
+    by batch to fail before the first clip). Returns (Line|None, Claim|None, speedup)."""
+    if isinstance(line, str):
+        line = Line.parse(line)
+    parsed_claim = None
+    if claim is not None:
+        from .claims import parse as parse_claim
+        parsed_claim = parse_claim(claim)
+    if claim_basis not in (None, "clip", "real"):
+        raise ConvoyCountError(f"--claim-basis must be clip or real, got {claim_basis!r}")
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise ConvoyCountError(f"--end ({end_s}) must be after --start ({start_s})")
+    if speedup is not None and real_duration_s is not None:
+        raise ConvoyCountError("give either --speedup or --real-duration, not both")
+    if real_duration_s is not None and not float(real_duration_s) > 0:
+        raise ConvoyCountError(f"--real-duration must be a positive number of seconds, got {real_duration_s}")
+    return line, parsed_claim, _parse_speedup(speedup)
+
+
 def is_stable(track, min_frames: int) -> bool:
     """A distinct vehicle seen long enough: in >= min_frames frames, and it moved at
     least its own size (a motion detector's ghost, where a parked vehicle left,
@@ -54,8 +75,6 @@ def _parse_speedup(speedup) -> Optional[float | str]:
 
 
 def _time_map(speedup, real_duration_s, span_s, *, path, info, tracks) -> TimeMap:
-    if speedup is not None and real_duration_s is not None:
-        raise ConvoyCountError("give either --speedup or --real-duration, not both")
     if speedup == "auto":
         # Estimated from evidence in the clip (vehicle kinematics, metadata, clocks).
         from .retime import estimate_time_map
@@ -85,18 +104,9 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     is called with the fraction of the clip done."""
     t0 = time.perf_counter()
     p = Path(path)
-    # Parse everything the user typed before the expensive work starts.
-    if isinstance(line, str):
-        line = Line.parse(line)
-    parsed_claim = None
-    if claim is not None:
-        from .claims import parse as parse_claim
-        parsed_claim = parse_claim(claim)
-    if claim_basis not in (None, "clip", "real"):
-        raise ConvoyCountError(f"--claim-basis must be clip or real, got {claim_basis!r}")
-    if start_s is not None and end_s is not None and end_s <= start_s:
-        raise ConvoyCountError(f"--end ({end_s}) must be after --start ({start_s})")
-    speedup = _parse_speedup(speedup)
+    line, parsed_claim, speedup = check_options(
+        line=line, claim=claim, claim_basis=claim_basis, start_s=start_s, end_s=end_s,
+        speedup=speedup, real_duration_s=real_duration_s)
 
     info = probe(p)
     det = detect_mod.create(detector, model=model, conf=conf)

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typing_extensions import Annotated
+
+from .. import options as opt
 
 
 def batch_command(
@@ -25,16 +28,17 @@ def batch_command(
     evidence: bool = typer.Option(False, "--evidence", help="Also write each clip's evidence files."),
     executor: str = typer.Option("local", "--executor", help="local (processes on this machine) | ray."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray instance)."),
-    start: Optional[float] = typer.Option(None, "--start", help="Analyse from this clip time (s)."),
-    end: Optional[float] = typer.Option(None, "--end", help="Analyse up to this clip time (s)."),
-    detector: str = typer.Option("motion", "--detector", help="motion | coco | yolo | auto."),
-    model: Optional[str] = typer.Option(None, "--model", help="Weights for the yolo/coco detector."),
-    conf: Optional[float] = typer.Option(None, "--conf", help="Detector confidence threshold."),
-    line: Optional[str] = typer.Option(None, "--line", help="Counting line x1,y1,x2,y2 in 0..1 (default: across each clip's main flow)."),
-    speedup: Optional[float] = typer.Option(None, "--speedup", help="Every clip plays K times faster than reality."),
-    real_duration: Optional[float] = typer.Option(None, "--real-duration", help="Each filmed event really lasted S seconds."),
-    claim: Optional[str] = typer.Option(None, "--claim", help="A claim to judge on every clip (--claims overrides it per clip)."),
-    claim_basis: Optional[str] = typer.Option(None, "--claim-basis", help="clip | real (default: real when a speed-up is known)."),
+    start: opt.Start = None,
+    end: opt.End = None,
+    detector: opt.Detector = "motion",
+    model: opt.Model = None,
+    conf: opt.Conf = None,
+    line: opt.Line = None,
+    speedup: opt.Speedup = None,
+    real_duration: opt.RealDuration = None,
+    claim: Annotated[Optional[str], typer.Option(
+        "--claim", help="A claim to judge on every clip (--claims overrides it per clip).")] = None,
+    claim_basis: opt.ClaimBasis = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
 ):
     """Count every clip in a folder in parallel; resumable, one failed row per broken file."""

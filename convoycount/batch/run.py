@@ -116,24 +116,12 @@ def _validate(options: dict, params: Dict[str, inspect.Parameter], claims: List[
     if unknown:
         raise ConvoyCountError(f"unknown analyze option(s) {', '.join(unknown)}; "
                                f"known: {', '.join(sorted(params))}")
-    from ..count import Line
-    if isinstance(options.get("line"), str):
-        try:
-            Line.parse(options["line"])
-        except ValueError as e:
-            raise ConvoyCountError(str(e)) from None
-    if options.get("claim_basis") not in (None, "clip", "real"):
-        raise ConvoyCountError(f"--claim-basis must be clip or real, got {options['claim_basis']!r}")
-    speedup, real = options.get("speedup"), options.get("real_duration_s")
-    if speedup is not None and real is not None:
-        raise ConvoyCountError("give either --speedup or --real-duration, not both")
-    if speedup is not None and not float(speedup) > 0:
-        raise ConvoyCountError(f"--speedup must be a positive number, got {speedup}")
-    if real is not None and not float(real) > 0:
-        raise ConvoyCountError(f"--real-duration must be a positive number of seconds, got {real}")
-    start, end = options.get("start_s"), options.get("end_s")
-    if start is not None and end is not None and end <= start:
-        raise ConvoyCountError(f"--end ({end}) must be after --start ({start})")
+    from ..pipeline import check_options
+    try:
+        check_options(**{k: options.get(k) for k in (
+            "line", "claim", "claim_basis", "start_s", "end_s", "speedup", "real_duration_s")})
+    except ValueError as e:          # Line.parse raises a plain ValueError
+        raise ConvoyCountError(str(e)) from None
     _validate_claims(claims)
     from .. import detect
     detect.create(options.get("detector", params["detector"].default),

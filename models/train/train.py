@@ -38,6 +38,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--arch", default="yolo11n.yaml", help="ultralytics model config (no weights)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="continue from these weights (a previous stage's .pt) instead of --arch")
+    ap.add_argument("--warmup-epochs", type=float, default=3.0)
     ap.add_argument("--project", type=Path, default=Path("/tmp/convoy-train"))
     ap.add_argument("--name", default="convoy-yolo")
     ap.add_argument("--out", type=Path, default=REPO / "models" / "convoy-yolo.pt")
@@ -52,11 +55,11 @@ def main() -> None:
     from ultralytics import YOLO
 
     t0 = time.time()
-    model = YOLO(args.arch)
+    model = YOLO(str(args.init) if args.init else args.arch)
     model.train(
         data=str(args.data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
         device="cpu", workers=args.workers, seed=args.seed, deterministic=True,
-        pretrained=False, amp=False, plots=False, cache="ram", exist_ok=True,
+        pretrained=bool(args.init), warmup_epochs=args.warmup_epochs, amp=False, plots=False, cache="ram", exist_ok=True,
         project=str(args.project), name=args.name, patience=args.epochs,
         # geometry augmentation: vehicles are never upside down in a side view, and a
         # vertical top view is rendered by the generator itself
@@ -87,7 +90,7 @@ def main() -> None:
     metrics = {
         "model": str(args.out.relative_to(REPO)) if args.out.is_relative_to(REPO) else str(args.out),
         "bytes": args.out.stat().st_size,
-        "arch": args.arch, "epochs": epochs_run, "hours_budget": args.hours, "imgsz": args.imgsz, "batch": args.batch,
+        "arch": args.arch, "init": str(args.init) if args.init else None, "epochs": epochs_run, "hours_budget": args.hours, "imgsz": args.imgsz, "batch": args.batch,
         "seed": args.seed, "train_seconds": round(train_s, 1),
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "ultralytics": __import__("ultralytics").__version__, "torch": torch.__version__,
