@@ -140,12 +140,15 @@ class Tracker:
         self._expire(t)
 
         boxes = [tuple(map(float, b)) for b in dets.xyxy]
-        matches, unmatched = self._associate(boxes, t)
-        seen = []
-        matched = {ti for ti, _ in matches}
         # A vehicle whose predicted box lies inside a detection it did not get is
         # occluded (two vehicles merged into one blob as they pass), not gone.
         covers = self._covers(boxes, t)
+        # A blob holding vehicles that move in opposite directions is two vehicles
+        # passing each other: it updates neither (its centre is neither's centre).
+        passing = {j for j, c in enumerate(covers) if self._opposed([self._active[i] for i in c])}
+        matches, unmatched = self._associate(boxes, t, exclude=passing)
+        seen = []
+        matched = {ti for ti, _ in matches}
         for ti, track in enumerate(self._active):
             occluded = any(ti in c for c in covers)
             track.misses = 0 if ti in matched or occluded else track.misses + 1
@@ -165,7 +168,7 @@ class Tracker:
         self._active = [tr for tr in self._active
                         if tr.confirmed or tr.misses <= self.settings.tentative_max_misses]
         for di in unmatched:
-            if len(covers[di]) >= 2:
+            if len(covers[di]) >= 2 or di in passing:
                 continue        # a blob of two known vehicles is not a third one
             track = Track(track_id=0, observations=[self._observation(dets, di)])
             track.velocity = self._flow_prior(track)
@@ -268,6 +271,11 @@ class Tracker:
             d = float(np.linalg.norm(err)) / scale
             return d if d <= s.gate else None
         u = tr.velocity / speed
+        # Vehicles do not jump backwards: a box behind the track's last position
+        # (by more than a quarter of its size) is another vehicle, e.g. one coming
+        # the other way that merged with it for a moment.
+        if float(np.dot(center - np.asarray(tr.last.center), u)) < -0.25 * scale:
+            return None
         along = float(np.dot(err, u))
         across = float(np.linalg.norm(err - along * u))
         # Across the motion the tolerance is the vehicle's own width-ish size.
@@ -276,7 +284,13 @@ class Tracker:
         d = float(np.hypot(along / scale, across / (across_scale * 2.0)))
         return d if d <= s.gate else None
 
-    def _associate(self, boxes: list, t: float):
+    @staticmethod
+    def _opposed(tracks: list) -> bool:
+        vs = [tr.velocity for tr in tracks if tr.velocity is not None
+              and float(np.linalg.norm(tr.velocity)) > 1e-6]
+        return any(float(np.dot(a, b)) < 0 for i, a in enumerate(vs) for b in vs[i + 1:])
+
+    def _associate(self, boxes: list, t: float, exclude=frozenset()):
         s = self.settings
         n_t, n_d = len(self._active), len(boxes)
         if n_t == 0 or n_d == 0:
@@ -287,6 +301,8 @@ class Tracker:
         for i, tr in enumerate(self._active):
             a_t = _area(tr.last.box)
             for j, b in enumerate(boxes):
+                if j in exclude:
+                    continue
                 ratio = _area(b) / a_t
                 if ratio > s.max_area_ratio or ratio < 1.0 / s.max_area_ratio:
                     continue
