@@ -33,11 +33,19 @@ def hand_counts() -> dict:
     return json.loads(HAND_FILE.read_text())["clips"]
 
 
+def _family(class_name: str) -> str:
+    """Hand classes (car, pickup, van, bus, motorcycle) and detector classes (car, truck,
+    bus, motorcycle) grouped the way they can be told apart."""
+    return class_name if class_name in ("motorcycle", "bus") else "car"
+
+
 def match_events(hand_events: list, events: list, tol_s: float = 0.6) -> tuple:
     """Pair counted events with hand-counted ones (same direction, clip times within
-    tol_s, nearest first): (matched, missed hand events, extra counted events).
-    `events` are CrossingEvents, their clip_time_s on the original clip's clock."""
-    pairs = sorted(((abs(e.clip_time_s - h["time_s"]), hi, ei)
+    tol_s, nearest first; on near-ties the same kind of vehicle): (matched, missed hand
+    events, extra counted events). `events` are CrossingEvents, their clip_time_s on the
+    original clip's clock."""
+    pairs = sorted(((abs(e.clip_time_s - h["time_s"])
+                     + (0.25 if _family(e.class_name) != _family(h["class"]) else 0.0), hi, ei)
                     for hi, h in enumerate(hand_events) for ei, e in enumerate(events)
                     if e.direction == h["direction"] and abs(e.clip_time_s - h["time_s"]) <= tol_s),
                    key=lambda p: p[0])

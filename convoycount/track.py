@@ -281,7 +281,7 @@ class Tracker:
         # Across the motion the tolerance is the vehicle's own width-ish size.
         w, h = tr.last.box[2] - tr.last.box[0], tr.last.box[3] - tr.last.box[1]
         across_scale = max(0.5 * (abs(u[1]) * w + abs(u[0]) * h), 0.15 * scale, 1.0)
-        d = float(np.hypot(along / scale, across / (across_scale * 2.0)))
+        d = float(np.hypot(along / scale, across / (1.5 * across_scale)))
         return d if d <= s.gate else None
 
     @staticmethod
