@@ -150,7 +150,11 @@ class Tracker:
         seen = []
         matched = {ti for ti, _ in matches}
         for ti, track in enumerate(self._active):
-            occluded = any(ti in c for c in covers)
+            # A tentative track inside a box moving its way is a part of that vehicle
+            # (real clips: the bonnet of a car entering the frame), not a second one
+            # being hidden; kept alive it later takes the box and counts twice.
+            occluded = any(ti in c and (track.confirmed or j in passing)
+                           for j, c in enumerate(covers))
             track.misses = 0 if ti in matched or occluded else track.misses + 1
         for ti, di in matches:
             track = self._active[ti]
