@@ -6,7 +6,8 @@ seeds are 10000+, validation 900000+, these 500000+; none of these sizes is in i
 training list): presets news_story, two_way, dense_overlap, shaky_noisy, clock (x8),
 vertical, non_crossing, stop_and_go, vfr_phone, convoy25 plus extra speed-ups and
 noise, i.e. speed-ups x1-x8, one- and two-way traffic, packed lanes, shake, noise,
-VFR and a rotated phone clip. Truth = `total_crossing` of each clip's truth file.
+VFR and a rotated phone clip. Truth = `total_crossing` of each clip's truth file; every
+run counts at the clip's own line (the truth's) and is given its speed-up.
 
 Each configuration runs in its own Python subprocess (so its peak RSS, read with
 resource.getrusage, is its own), over every clip, through `convoycount.pipeline.analyze`
@@ -70,6 +71,7 @@ def make_clips(folder: Path, quick: bool) -> list:
         truth = generate(path, scenario(c.scenario, seed=SEED_BASE + i, **c.overrides))
         out.append({"name": c.name, "path": str(path), "truth": truth.total_crossing,
                     "size": f"{truth.width}x{truth.height}", "speedup": truth.speedup,
+                    "line": ",".join(f"{v:g}" for v in truth.line),
                     "frames": truth.frames})
     return out
 
@@ -122,7 +124,8 @@ def worker(job: dict, clip_list: list) -> dict:
             n = sum(1 for _ in frames(c["path"]))
             count = None
         else:
-            rep = analyze(c["path"], detector=job["detector"], model=job.get("model"), **extra)
+            rep = analyze(c["path"], detector=job["detector"], model=job.get("model"),
+                          line=c["line"], speedup=c["speedup"], **extra)
             n, count = rep.frames_processed, len(rep.events)
         results.append({"name": c["name"], "frames": n, "seconds": time.perf_counter() - t0,
                         "count": count})

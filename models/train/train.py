@@ -45,7 +45,8 @@ def main() -> None:
     ap.add_argument("--name", default="convoy-yolo")
     ap.add_argument("--out", type=Path, default=REPO / "models" / "convoy-yolo.pt")
     ap.add_argument("--metrics", type=Path, default=REPO / "models" / "train" / "metrics.json")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: ultralytics' choice, cpu_count - 1)")
     args = ap.parse_args()
 
     os.environ["YOLO_OFFLINE"] = "1"       # before ultralytics is imported: no downloads, no events
@@ -56,6 +57,10 @@ def main() -> None:
 
     t0 = time.time()
     model = YOLO(str(args.init) if args.init else args.arch)
+    if args.threads:
+        # ultralytics' select_device() resets torch to cpu_count - 1 threads (1 on a
+        # 2-core machine) when training starts; put the requested count back after it.
+        model.add_callback("on_pretrain_routine_end", lambda trainer: torch.set_num_threads(args.threads))
     model.train(
         data=str(args.data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
         device="cpu", workers=args.workers, seed=args.seed, deterministic=True,
@@ -92,7 +97,7 @@ def main() -> None:
         "bytes": args.out.stat().st_size,
         "arch": args.arch, "init": str(args.init) if args.init else None, "epochs": epochs_run, "hours_budget": args.hours, "imgsz": args.imgsz, "batch": args.batch,
         "seed": args.seed, "train_seconds": round(train_s, 1),
-        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "torch_threads": args.threads or max(1, (os.cpu_count() or 2) - 1), "cpu_count": os.cpu_count(),
         "ultralytics": __import__("ultralytics").__version__, "torch": torch.__version__,
         "val": {"precision": round(float(val.box.mp), 4), "recall": round(float(val.box.mr), 4),
                 "mAP50": round(float(val.box.map50), 4), "mAP50-95": round(float(val.box.map), 4),
