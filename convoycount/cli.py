@@ -69,6 +69,9 @@ def count(
     detector: opt.Detector = "motion",
     model: opt.Model = None,
     conf: opt.Conf = None,
+    imgsz: opt.Imgsz = None,
+    device: opt.Device = None,
+    classes: opt.Classes = None,
     line: opt.Line = None,
     speedup: opt.Speedup = None,
     real_duration: opt.RealDuration = None,
@@ -85,7 +88,10 @@ def count(
         check_out_dir(out_dir)   # fail before the long analysis, not after
     with _progress_bar(not quiet) as bar:
         task = bar.add_task(clip.name, total=1.0) if bar else None
-        report = analyze(clip, detector=detector, model=model, conf=conf, line=line,
+        report = analyze(clip, detector=detector, model=model, conf=conf, imgsz=imgsz,
+                         device=device,
+                         classes=tuple(c.strip() for c in classes.split(",")) if classes else None,
+                         line=line,
                          speedup=speedup, real_duration_s=real_duration, claim=claim,
                          claim_basis=claim_basis, start_s=start, end_s=end,
                          progress=(lambda f: bar.update(task, completed=f)) if bar else None)
@@ -113,11 +119,14 @@ def _register_commands() -> None:
     """Commands that live beside their features (each module imports its heavy
     dependencies only when the command runs)."""
     from .batch.command import batch_command
+    from .detect.commands import export_command, train_command
     from .retime.command import retime_command
     from .synth.command import synth_command
     app.command("batch", help="Count every clip in a folder: parallel, resumable, one summary table.")(batch_command)
     app.command("retime", help="Write a copy that plays at real speed (pts x K, audio slowed, "
                                "optional real-time clock).")(retime_command)
+    app.command("train", help="Train the project's YOLO vehicle model on synthetic clips (CPU, offline).")(train_command)
+    app.command("export", help="Export YOLO weights to ONNX or OpenVINO for faster CPU inference.")(export_command)
     app.command("synth", help="Render a convoy clip with exact ground truth (OUT.truth.json).")(synth_command)
 
 

@@ -13,6 +13,10 @@ Start = Annotated[Optional[float], typer.Option("--start", help="Analyse from th
 End = Annotated[Optional[float], typer.Option("--end", help="Analyse up to this clip time (s).")]
 Detector = Annotated[str, typer.Option("--detector", help="motion | coco | yolo | auto.")]
 Model = Annotated[Optional[str], typer.Option("--model", help="Weights for the yolo/coco detector.")]
+Imgsz = Annotated[Optional[int], typer.Option("--imgsz", help="Detector input size (yolo, coco).")]
+Device = Annotated[Optional[str], typer.Option("--device", help="yolo: cpu (default) or cuda.")]
+Classes = Annotated[Optional[str], typer.Option(
+    "--classes", help="Only these classes, comma-separated, e.g. car,truck,bus (yolo, coco).")]
 Conf = Annotated[Optional[float], typer.Option("--conf", help="Detector confidence threshold.")]
 Line = Annotated[Optional[str], typer.Option(
     "--line", help="Counting line x1,y1,x2,y2 in 0..1 (default: across the main flow).")]

@@ -87,7 +87,9 @@ def _time_map(speedup, real_duration_s, span_s, *, path, info, tracks) -> TimeMa
 
 
 def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
-            conf: Optional[float] = None, line: Optional[str | Line] = None,
+            conf: Optional[float] = None, imgsz: Optional[int] = None,
+            device: Optional[str] = None, classes: Optional[tuple] = None,
+            line: Optional[str | Line] = None,
             speedup: Optional[float | str] = None, real_duration_s: Optional[float] = None,
             claim: Optional[str] = None, claim_basis: Optional[str] = None,
             start_s: Optional[float] = None, end_s: Optional[float] = None,
@@ -109,7 +111,8 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
         speedup=speedup, real_duration_s=real_duration_s)
 
     info = probe(p)
-    det = detect_mod.create(detector, model=model, conf=conf)
+    det = detect_mod.create(detector, model=model, conf=conf, imgsz=imgsz, device=device,
+                            classes=classes)
     warn = list(info.warnings)
 
     lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
@@ -156,7 +159,8 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
                        stable_tracks=stable, basis=claim_basis,
                        class_aware=det.info.classes != ("vehicle",))
 
-    params = {"detector": detector, "model": model, "conf": conf,
+    params = {"detector": detector, "model": model, "conf": conf, "imgsz": imgsz,
+              "device": device, "classes": list(classes) if classes else None,
               "line": line.to_dict(), "speedup": speedup, "real_duration_s": real_duration_s,
               "claim": claim, "claim_basis": claim_basis, "start_s": start_s, "end_s": end_s,
               "tracker": dataclasses.asdict(tracker_settings),
