@@ -172,7 +172,9 @@ def test_project_model_classes_are_ours(project_detector):
     assert set(det.classes) <= set(VEHICLE_CLASSES)
     assert det.info.classes == det.classes and det.info.name == "yolo"
     assert len(det.info.model_sha256) == 64
-    assert det.settings.imgsz == 320            # its training size, read from the weights
+    import torch
+    trained = torch.load(PROJECT_MODEL, map_location="cpu", weights_only=False)["train_args"]["imgsz"]
+    assert det.settings.imgsz == trained        # its training size, read from the weights
     assert PROJECT_MODEL.stat().st_size < 10_000_000
 
 

@@ -83,6 +83,7 @@ def main() -> None:
 
     val = YOLO(str(args.out)).val(data=str(args.data), imgsz=args.imgsz, batch=args.batch,
                                   device="cpu", plots=False, split="val", workers=args.workers,
+                                  project=str(args.project), name=f"{args.name}-val", exist_ok=True,
                                   verbose=True)
     names = val.names
     per_class = {}
