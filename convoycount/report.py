@@ -122,6 +122,8 @@ class Report:
         dirs = ", ".join(f"{k} {v}" for k, v in self.by_direction().items()) or "none"
         lines.append(f"counted {self.total} vehicles crossing the line ({dirs}); "
                      f"{self.stable_tracks} distinct vehicles tracked; detector {self.detector.name}")
+        if self.detector.fallback_reason:
+            lines.append(f"detector: {self.detector.fallback_reason}")
         tm = self.time_map
         if tm.known:
             iv = f" [{tm.interval[0]:.2f}..{tm.interval[1]:.2f}]" if tm.interval else ""
