@@ -5,28 +5,19 @@ table says how far `--detector coco` can be trusted on them; real footage is
 in the realclips section."""
 from __future__ import annotations
 
-import tempfile
-import time
+from bench_count import suite_runs
 
-import convoycount
-from convoycount.evaluate import COUNT_SUITE, compare, make_suite_clip
+from convoycount.evaluate import COUNT_SUITE
 
 
 def run(quick: bool = False) -> str:
     suite = COUNT_SUITE[:4] if quick else COUNT_SUITE
     rows, exact, within1 = [], 0, 0
-    with tempfile.TemporaryDirectory() as d:
-        for entry in suite:
-            clip, truth = make_suite_clip(entry, d)
-            t0 = time.perf_counter()
-            r = convoycount.analyze(clip, detector="coco", line=",".join(map(str, truth["line"])),
-                                    speedup=truth["speedup"])
-            el = time.perf_counter() - t0
-            c = compare(r, truth)
-            exact += c.exact
-            within1 += abs(c.counted_total - c.true_total) <= 1
-            rows.append(f"| {entry[0]} | x{truth['speedup']} | {c.true_total} | {c.counted_total} | "
-                        f"{c.matched} | {'yes' if c.exact else 'no'} | {r.frames_processed / el:.0f} |")
+    for entry, truth, r, c, fps in suite_runs(suite, detector="coco"):
+        exact += c.exact
+        within1 += abs(c.counted_total - c.true_total) <= 1
+        rows.append(f"| {entry[0]} | x{truth['speedup']} | {c.true_total} | {c.counted_total} | "
+                    f"{c.matched} | {'yes' if c.exact else 'no'} | {fps:.0f} |")
     head = ("## COCO detector on generated clips\n\n"
             f"{exact}/{len(suite)} exact, {within1}/{len(suite)} within ±1. Synthetic vehicles are "
             "not COCO-like; use `motion` on synthetic footage and `coco` on real footage.\n\n"
