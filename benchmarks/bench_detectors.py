@@ -80,7 +80,8 @@ def make_clips(folder: Path, quick: bool) -> list:
 def configurations(folder: Path, quick: bool) -> list:
     """(label, worker job) pairs. Exports happen here, before any timing."""
     from convoycount.detect.commands import export_model
-    sizes = (320,) if quick else (320, 416)
+    # 480: the project model's own inference size (recorded in the weights); 320: a fast one
+    sizes = (480,) if quick else (480, 320)
     jobs = [("decode only", {"mode": "decode"}),
             ("motion", {"detector": "motion"}),
             ("coco (NanoDet ONNX)", {"detector": "coco"})]
@@ -98,8 +99,8 @@ def configurations(folder: Path, quick: bool) -> list:
                 continue
             jobs.append((f"yolo {fmt} @{s}", {"detector": "yolo", "model": str(path)}))
     if not quick:
-        jobs.append(("yolo .pt @320 stride 2", {"detector": "yolo", "model": str(PROJECT_MODEL),
-                                                "imgsz": 320, "stride": 2}))
+        jobs.append(("yolo .pt @480 stride 2", {"detector": "yolo", "model": str(PROJECT_MODEL),
+                                                "imgsz": 480, "stride": 2}))
     return jobs
 
 
@@ -113,11 +114,9 @@ def worker(job: dict, clip_list: list) -> dict:
     results = []
     accepted = set(inspect.signature(analyze).parameters)
     extra = {k: job[k] for k in ("imgsz", "stride") if k in job}
-    missing = sorted(k for k in extra if k not in accepted and not (k == "imgsz" and extra[k] == 320))
+    missing = sorted(k for k in extra if k not in accepted)
     if missing:
         return {"skip": f"analyze() has no {', '.join(missing)} parameter yet"}
-    # imgsz 320 is the project model's own size, used when analyze() cannot pass it.
-    extra = {k: v for k, v in extra.items() if k in accepted}
     for c in clip_list:
         t0 = time.perf_counter()
         if job.get("mode") == "decode":

@@ -172,9 +172,11 @@ def test_project_model_classes_are_ours(project_detector):
     assert set(det.classes) <= set(VEHICLE_CLASSES)
     assert det.info.classes == det.classes and det.info.name == "yolo"
     assert len(det.info.model_sha256) == 64
+    # default size: the inference size models/train/train.py recorded in the weights
     import torch
-    trained = torch.load(PROJECT_MODEL, map_location="cpu", weights_only=False)["train_args"]["imgsz"]
-    assert det.settings.imgsz == trained        # its training size, read from the weights
+    ckpt = torch.load(PROJECT_MODEL, map_location="cpu", weights_only=False)
+    assert det.settings.imgsz == ckpt["convoycount"]["inference_imgsz"]
+    assert ckpt["train_args"]["imgsz"] <= det.settings.imgsz
     assert PROJECT_MODEL.stat().st_size < 10_000_000
 
 

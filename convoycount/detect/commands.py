@@ -58,7 +58,7 @@ def export_command(
     fmt: str = typer.Option("onnx", "--format", help="onnx | openvino."),
     model: Optional[str] = typer.Option(PROJECT_MODEL, "--model", help="YOLO weights (.pt) to export."),
     imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32,
-                                        help="Input size (default: the size the model was trained at)."),
+                                        help="Input size (default: the model's own inference size)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file / folder (default: next to the .pt)."),
 ):
     """Export YOLO weights for faster CPU inference; use the result with `count --model`."""
@@ -90,13 +90,13 @@ def export_model(model: Optional[str] = PROJECT_MODEL, *, fmt: str = "onnx", img
     out.parent.mkdir(parents=True, exist_ok=True)
 
     from ultralytics import YOLO
-    from .yolo import _as_size, _ultralytics_logs_to_stderr
+    from .yolo import _ultralytics_logs_to_stderr, pt_inference_imgsz
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out.parent) as tmp:
         copy = Path(tmp) / src.name
         shutil.copyfile(src, copy)
         with _ultralytics_logs_to_stderr():
             yolo = YOLO(str(copy))
-            size = imgsz or _as_size(yolo.overrides.get("imgsz")) or 640
+            size = imgsz or pt_inference_imgsz(yolo) or 640
             # Fixed batch 1 and fixed size: the fastest graph on CPU; fp32 (fp16 is GPU-only).
             written = Path(yolo.export(format=fmt, imgsz=size, dynamic=False, batch=1,
                                        simplify=importlib.util.find_spec("onnxslim") is not None,

@@ -86,6 +86,15 @@ def _as_size(size) -> Optional[int]:
     return int(size) if isinstance(size, (int, float)) and size >= 32 else None
 
 
+def pt_inference_imgsz(yolo) -> Optional[int]:
+    """A .pt model's own inference size: the one recorded by models/train/train.py
+    (checkpoint key "convoycount"), else its training size."""
+    ckpt = getattr(yolo, "ckpt", None) or {}
+    ours = ckpt.get("convoycount") if isinstance(ckpt, dict) else None
+    size = ours.get("inference_imgsz") if isinstance(ours, dict) else None
+    return _as_size(size) or _as_size(yolo.overrides.get("imgsz"))
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -145,8 +154,8 @@ class YoloDetector:
 
     `model`: path or name (see models.resolve_model; None: $CONVOYCOUNT_MODEL, else
     yolo11n.pt). `conf`: minimum score. `iou`: NMS IoU. `imgsz`: inference size (long
-    side; ultralytics letterboxes with minimal padding; None: the size the model was
-    trained at, 640 when unknown). `device`: "cpu", "cuda:0", ...
+    side; ultralytics letterboxes with minimal padding; None: the model's own size, see
+    `pt_inference_imgsz`, 640 when unknown). `device`: "cpu", "cuda:0", ...
     (None: CUDA when present). `classes`: restrict to these of our class names.
     `class_agnostic` (default): NMS across classes, so a vehicle that fires as both
     "truck" and "bus" (a military truck, say) stays one box, which is what a counter
@@ -221,8 +230,7 @@ class YoloDetector:
         it was trained / exported at (DEFAULT_IMGSZ when it does not say). An exported
         model with a fixed input only runs at its export size."""
         if resolved.path is None or resolved.path.suffix.lower() == ".pt":
-            size = self._model.overrides.get("imgsz")
-            return self._model.names, imgsz or _as_size(size) or DEFAULT_IMGSZ
+            return self._model.names, imgsz or pt_inference_imgsz(self._model) or DEFAULT_IMGSZ
         # Exported formats build their runtime session on first predict: run one tiny
         # frame so names and metadata come from the session we keep (not a second load).
         self._model.predict(np.zeros((32, 32, 3), np.uint8), imgsz=imgsz or DEFAULT_IMGSZ,
