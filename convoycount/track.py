@@ -75,6 +75,7 @@ class Track:
     misses: int = 0                                # frames in a row without a match
     velocity: Optional[np.ndarray] = None          # px per clip second, (vx, vy)
     confirmed: bool = False
+    leg_start: int = 0                             # observation where its current leg began
 
     @property
     def last(self) -> Observation:
@@ -98,6 +99,49 @@ class Track:
         if self.velocity is None:
             return c
         return c + self.velocity * (time_s - self.last.time_s)
+
+    def heading(self) -> Optional[tuple]:
+        """(unit direction, front) of the track's net motion since it last stood
+        still (or since its first observation), where front is the farthest it got
+        along that direction; None until it has moved half its own size.
+
+        Over the whole leg, not a recent window: a window's heading is diluted by the
+        very wrong links it is meant to stop (a few small steps back turn it). A
+        vehicle that stops may then turn back (reversing out of a parking space):
+        the stop starts a new leg."""
+        first, last = self.observations[self.leg_start], self.observations[-1]
+        disp = np.asarray(last.center) - np.asarray(first.center)
+        dist = float(np.linalg.norm(disp))
+        if dist < 0.5 * _diag(last.box):
+            return None
+        u = disp / dist
+        # The front over the last few seconds is enough (a wrong link is refused
+        # within frames) and keeps this O(recent) for tracks that live for minutes.
+        front = -np.inf
+        for o in reversed(self.observations[self.leg_start:]):
+            if o.time_s < last.time_s - 3.0:
+                break
+            front = max(front, float(np.dot(o.center, u)))
+        return u, front
+
+    def note_stop(self, window_s: float = 0.5, still_frac: float = 0.15) -> None:
+        """Start a new leg if the track has stood still for the last `window_s`: seen
+        at least three times in that window, every box within `still_frac` of its size
+        of the newest one, edge by edge (not the centre: a box being eaten by a vehicle
+        passing in front has a still centre while both its edges move)."""
+        last = self.observations[-1]
+        tol = still_frac * _diag(last.box)
+        seen = 0
+        for o in reversed(self.observations[:-1]):
+            if np.max(np.abs(np.subtract(last.box, o.box))) >= tol:
+                return
+            if o.time_s <= last.time_s - window_s:
+                break
+            seen += 1
+        else:
+            return                      # the track is younger than the window
+        if seen >= 2:                   # plus the newest: three sightings
+            self.leg_start = len(self.observations) - 1
 
 
 def _diag(box) -> float:
@@ -199,6 +243,7 @@ class Tracker:
         track.velocity = v_new if len(track.observations) == 1 or track.velocity is None \
             else a * v_new + (1 - a) * track.velocity
         track.observations.append(obs)
+        track.note_stop()
         s = self.settings
         if not track.confirmed and len(track.observations) >= s.min_hits \
                 and track.duration_s <= s.confirm_within_s:
@@ -252,7 +297,8 @@ class Tracker:
             out.append(inside)
         return out
 
-    def _distance(self, tr: Track, center: np.ndarray, box, t: float) -> Optional[float]:
+    def _distance(self, tr: Track, center: np.ndarray, box, t: float,
+                  heading: Optional[tuple] = None) -> Optional[float]:
         """Gated distance from a track's prediction to a detection, in vehicle sizes.
 
         A moving track's gate is an ellipse along its velocity: a vehicle may be
@@ -280,6 +326,16 @@ class Tracker:
         # the other way that merged with it for a moment.
         if float(np.dot(center - np.asarray(tr.last.center), u)) < -0.25 * scale:
             return None
+        # ...nor do they turn round while moving. The test above alone lets a track
+        # creep backwards a few pixels a frame onto a vehicle coming the other way
+        # (one that enters where the track leaves, or passes it in the next lane):
+        # the velocity follows each small step back. The track's heading does not, so
+        # a box behind the farthest point the track reached is refused.
+        # That id switch is what hides a crossing: a track counts once, so the
+        # second vehicle it took over would never be counted (peers.md, recounts and
+        # miscounts after id switches).
+        if heading is not None and float(np.dot(center, heading[0])) < heading[1] - 0.25 * scale:
+            return None
         along = float(np.dot(err, u))
         across = float(np.linalg.norm(err - along * u))
         # Across the motion the tolerance is the vehicle's own width-ish size.
@@ -304,13 +360,14 @@ class Tracker:
         centers = np.array([((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes])
         for i, tr in enumerate(self._active):
             a_t = _area(tr.last.box)
+            heading = tr.heading() if len(tr.observations) >= 2 else None
             for j, b in enumerate(boxes):
                 if j in exclude:
                     continue
                 ratio = _area(b) / a_t
                 if ratio > s.max_area_ratio or ratio < 1.0 / s.max_area_ratio:
                     continue
-                d = self._distance(tr, centers[j], b, t)
+                d = self._distance(tr, centers[j], b, t, heading)
                 if d is not None:
                     # Prefer confirmed tracks, then size agreement, on near-ties.
                     cost[i, j] = d + 0.1 * abs(np.log(ratio)) + (0.0 if tr.confirmed else 0.05)

@@ -69,6 +69,45 @@ def test_missed_detections_keep_the_id_and_do_not_recount():
     assert len(count(tracks)) == 1
 
 
+def test_a_track_never_turns_round_onto_a_vehicle_coming_the_other_way():
+    # An id switch in reverse hides a crossing: a track counts once, so a vehicle
+    # it takes over is never counted. Car A drives right and leaves the picture at
+    # x = 620 just as car B enters there, in the next lane a few pixels up, driving
+    # left. Each step of B is only a few pixels "back" for A's track; only A's
+    # heading (its net motion so far) shows that following B would be a U-turn.
+    times = [i / 30 for i in range(150)]
+    frames = []
+    for t in times:
+        boxes = []
+        if t <= 2.6:                                  # A: x = 100 + 200 t, gone at 620
+            boxes.append(box_at(100 + 200 * t, 186))
+        if t >= 2.65:                                 # B: from x = 618 leftwards
+            boxes.append(box_at(618 - 150 * (t - 2.65), 178))
+        frames.append((t, boxes))
+    tracks = run(frames)
+    ev = count(tracks)
+    assert sorted(e.direction for e in ev) == ["left_to_right", "right_to_left"]
+    # A's track may take B's first box or two (within box jitter of A's front),
+    # never more: it ends by the time B is 0.1 s in.
+    a_track = next(tr for tr in tracks if tr.observations[0].center[0] < 200)
+    assert a_track.last.time_s <= 2.65 + 0.1
+
+
+def test_a_vehicle_that_stops_may_reverse_on_the_same_track():
+    # Reversing out of a parking space is one vehicle: after it has stood still
+    # the heading rule starts a new leg instead of splitting the track.
+    times = [i / 30 for i in range(240)]
+    def x(t):
+        if t < 2.0:
+            return 100 + 100 * t                      # drives in to x = 300
+        if t < 4.0:
+            return 300                                # parked for 2 s
+        return 300 - 80 * (t - 4.0)                   # reverses out
+    tracks = run([(t, [box_at(x(t), 180)]) for t in times])
+    assert len(tracks) == 1 and len(tracks[0].observations) == len(times)
+    assert count(tracks) == []                        # it never crossed x = 320
+
+
 def test_a_track_first_seen_past_the_line_never_counts():
     # If an id does switch after the crossing, the new id starts on the far side.
     times = [i / 30 for i in range(40)]
