@@ -72,6 +72,7 @@ def count(
     imgsz: opt.Imgsz = None,
     device: opt.Device = None,
     classes: opt.Classes = None,
+    stride: opt.Stride = 1,
     line: opt.Line = None,
     speedup: opt.Speedup = None,
     real_duration: opt.RealDuration = None,
@@ -90,8 +91,7 @@ def count(
         task = bar.add_task(clip.name, total=1.0) if bar else None
         report = analyze(clip, detector=detector, model=model, conf=conf, imgsz=imgsz,
                          device=device,
-                         classes=tuple(c.strip() for c in classes.split(",")) if classes else None,
-                         line=line,
+                         classes=opt.parse_classes(classes), stride=stride, line=line,
                          speedup=speedup, real_duration_s=real_duration, claim=claim,
                          claim_basis=claim_basis, start_s=start, end_s=end,
                          progress=(lambda f: bar.update(task, completed=f)) if bar else None)

@@ -15,6 +15,9 @@ Detector = Annotated[str, typer.Option("--detector", help="motion | coco | yolo 
 Model = Annotated[Optional[str], typer.Option("--model", help="Weights for the yolo/coco detector.")]
 Imgsz = Annotated[Optional[int], typer.Option("--imgsz", help="Detector input size (yolo, coco).")]
 Device = Annotated[Optional[str], typer.Option("--device", help="yolo: cpu (default) or cuda.")]
+Stride = Annotated[int, typer.Option(
+    "--stride", min=1, help="Detect on every Nth frame only (N times fewer detector calls; "
+                            "times stay exact, from each frame's own timestamp).")]
 Classes = Annotated[Optional[str], typer.Option(
     "--classes", help="Only these classes, comma-separated, e.g. car,truck,bus (yolo, coco).")]
 Conf = Annotated[Optional[float], typer.Option("--conf", help="Detector confidence threshold.")]
@@ -28,3 +31,8 @@ Claim = Annotated[Optional[str], typer.Option(
     "--claim", help='A claim to judge, e.g. "nine vehicles in 10 seconds".')]
 ClaimBasis = Annotated[Optional[str], typer.Option(
     "--claim-basis", help="clip | real (default: real when a speed-up is known).")]
+
+
+def parse_classes(text: Optional[str]) -> Optional[tuple]:
+    """--classes "car, truck" -> ("car", "truck"); None stays None."""
+    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None

@@ -89,7 +89,7 @@ def _time_map(speedup, real_duration_s, span_s, *, path, info, tracks) -> TimeMa
 def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
             conf: Optional[float] = None, imgsz: Optional[int] = None,
             device: Optional[str] = None, classes: Optional[tuple] = None,
-            line: Optional[str | Line] = None,
+            stride: int = 1, line: Optional[str | Line] = None,
             speedup: Optional[float | str] = None, real_duration_s: Optional[float] = None,
             claim: Optional[str] = None, claim_basis: Optional[str] = None,
             start_s: Optional[float] = None, end_s: Optional[float] = None,
@@ -102,7 +102,10 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     `line` is "x1,y1,x2,y2" in 0..1 (or a Line); None picks one across the
     dominant flow. `speedup` K means the clip plays K times faster than reality
     ("auto" estimates K with an interval);
-    `real_duration_s` says how long the filmed event really lasted. `progress`
+    `real_duration_s` says how long the filmed event really lasted. `stride` N
+    detects on every Nth frame only (N times fewer detector calls; every time stays
+    the frame's own timestamp, and the tracker works in seconds, so nothing is
+    re-timed; a vehicle must stay in view for a few detected frames). `progress`
     is called with the fraction of the clip done."""
     t0 = time.perf_counter()
     p = Path(path)
@@ -110,6 +113,8 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
         line=line, claim=claim, claim_basis=claim_basis, start_s=start_s, end_s=end_s,
         speedup=speedup, real_duration_s=real_duration_s)
 
+    if not (isinstance(stride, int) and not isinstance(stride, bool) and stride >= 1):
+        raise ConvoyCountError(f"--stride must be a whole number >= 1, got {stride!r}")
     info = probe(p)
     det = detect_mod.create(detector, model=model, conf=conf, imgsz=imgsz, device=device,
                             classes=classes)
@@ -118,11 +123,11 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
     hi = info.start_time_s + info.duration_s if end_s is None else end_s
     if hasattr(det, "prepare"):
-        stride = max(1, info.frames // PREPARE_SAMPLES)
-        det.prepare(f for f in frames(p, start_s=start_s, end_s=end_s) if f.index % stride == 0)
+        det.prepare(frames(p, start_s=start_s, end_s=end_s,
+                           stride=max(1, info.frames // PREPARE_SAMPLES)))
 
     tracker = Tracker(tracker_settings)
-    reader = frames(p, start_s=start_s, end_s=end_s)
+    reader = frames(p, start_s=start_s, end_s=end_s, stride=stride)
     n = 0
     first_t = last_t = None
     for frame in reader:
@@ -145,12 +150,15 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     if line is None:
         line = auto_line(tracks, info.width, info.height)
     counter = LineCounter(line, info.width, info.height, counter_settings)
-    # One frame interval past the last frame belongs to the footage too.
-    span = (first_t, last_t + (info.duration_s / max(1, info.frames) if n > 1 else 0.0))
+    # The footage ends one frame interval past its last frame (decoded, even if the
+    # stride skipped it).
+    last_t = reader.last_time_s if reader.last_time_s is not None else last_t
+    span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
     tmap = _time_map(speedup, real_duration_s, span[1] - span[0], path=p, info=info, tracks=tracks)
     events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s))
               for e in counter.count(tracks)]
-    stable = sum(1 for t in tracks if is_stable(t, stable_min_frames))
+    # Stable = seen in stable_min_frames frames; with a stride it is seen in 1/N of them.
+    stable = sum(1 for t in tracks if is_stable(t, -(-stable_min_frames // stride)))
 
     result = None
     if parsed_claim is not None:
@@ -160,7 +168,7 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
                        class_aware=det.info.classes != ("vehicle",))
 
     params = {"detector": detector, "model": model, "conf": conf, "imgsz": imgsz,
-              "device": device, "classes": list(classes) if classes else None,
+              "device": device, "classes": list(classes) if classes else None, "stride": stride,
               "line": line.to_dict(), "speedup": speedup, "real_duration_s": real_duration_s,
               "claim": claim, "claim_basis": claim_basis, "start_s": start_s, "end_s": end_s,
               "tracker": dataclasses.asdict(tracker_settings),

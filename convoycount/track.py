@@ -13,6 +13,9 @@ friends) cannot link a box to its next position at all. This tracker
     first link in a fast convoy goes to the same vehicle, not the one behind,
   * keeps lost tracks for `lost_track_s` *seconds* (not frames), so a vehicle
     missed for a few frames keeps its id and is never counted twice,
+  * never lets a moving track turn round (see Track.heading), so a track that
+    has counted cannot take over a vehicle coming the other way and hide its
+    crossing,
   * never lets an unconfirmed track out (no phantom tracks, no id -1).
 Assignment is the Hungarian algorithm (scipy).
 """
@@ -34,6 +37,8 @@ class TrackerSettings:
     confirm_within_s: float = 1.0     # ...and they must come within this much clip time
     tentative_max_misses: int = 1     # an unconfirmed track dies after this many frames unseen
     lost_track_s: float = 1.0         # keep a lost track this long for re-association
+    max_hidden_s: float = 3.0         # ...or, while a vehicle passing in front hides it,
+                                      # up to this long since it was last seen
     gate: float = 1.0                 # max distance to prediction, in box diagonals (track with velocity)
     gate_new: float = 2.0             # same, for a track with no velocity yet
     max_area_ratio: float = 4.0       # a box may not grow/shrink more than this between links
@@ -45,7 +50,8 @@ class TrackerSettings:
     def __post_init__(self):
         if self.min_hits < 1:
             raise ValueError(f"min_hits must be >= 1, got {self.min_hits}")
-        for name in ("confirm_within_s", "lost_track_s", "gate", "gate_new", "max_area_ratio"):
+        for name in ("confirm_within_s", "lost_track_s", "max_hidden_s", "gate", "gate_new",
+                     "max_area_ratio"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 < self.duplicate_overlap <= 1:
@@ -76,6 +82,7 @@ class Track:
     velocity: Optional[np.ndarray] = None          # px per clip second, (vx, vy)
     confirmed: bool = False
     leg_start: int = 0                             # observation where its current leg began
+    hidden_s: Optional[float] = None               # last time a passing vehicle hid it
 
     @property
     def last(self) -> Observation:
@@ -161,6 +168,19 @@ def _overlap_of_smaller(a, b) -> float:
     return w * h / min(_area(a), _area(b))
 
 
+def _passing(hidden: Track, cover: Optional[Track]) -> bool:
+    """Does `cover` move past `hidden` (the other way, or half as fast again or more
+    slowly) rather than with it? Compared along `hidden`'s direction only: a motion
+    blob's velocity across it is mostly its edges flickering."""
+    if cover is None or hidden.velocity is None or cover.velocity is None:
+        return False
+    speed = float(np.linalg.norm(hidden.velocity))
+    if speed < 1e-6:
+        return False
+    along = float(np.dot(cover.velocity, hidden.velocity)) / speed
+    return along < 0 or abs(along - speed) > 0.5 * speed
+
+
 class Tracker:
     """Stage: `update(detections) -> confirmed tracks seen in this frame`;
     `tracks()` gives every confirmed track so far; `reset()` starts a new clip."""
@@ -193,6 +213,7 @@ class Tracker:
         matches, unmatched = self._associate(boxes, t, exclude=passing)
         seen = []
         matched = {ti for ti, _ in matches}
+        owner = {di: self._active[ti] for ti, di in matches}
         for ti, track in enumerate(self._active):
             # A tentative track inside a box moving its way is a part of that vehicle
             # (real clips: the bonnet of a car entering the frame), not a second one
@@ -200,6 +221,10 @@ class Tracker:
             occluded = any(ti in c and (track.confirmed or j in passing)
                            for j, c in enumerate(covers))
             track.misses = 0 if ti in matched or occluded else track.misses + 1
+            if ti not in matched and track.confirmed and any(
+                    ti in c and (j in passing or _passing(track, owner.get(j)))
+                    for j, c in enumerate(covers)):
+                track.hidden_s = t
         for ti, di in matches:
             track = self._active[ti]
             self._extend(track, self._observation(dets, di))
@@ -255,7 +280,13 @@ class Tracker:
         s = self.settings
         keep = []
         for tr in self._active:
-            gone = t - tr.last.time_s > s.lost_track_s
+            # A vehicle hidden behind one passing in front of it (a car in the far
+            # lane while a truck goes by in the near one) is kept while it stays
+            # hidden, up to max_hidden_s: it reappears on the truck's other side,
+            # often past the line, and only its old track can count that crossing.
+            # Not behind a box moving with it: that is a second box on itself.
+            seen = tr.last.time_s if tr.hidden_s is None else max(tr.last.time_s, tr.hidden_s)
+            gone = t - seen > s.lost_track_s or t - tr.last.time_s > max(s.max_hidden_s, s.lost_track_s)
             stale = not tr.confirmed and t - tr.observations[0].time_s > s.confirm_within_s
             if gone or stale:
                 if tr.confirmed:

@@ -329,12 +329,16 @@ class FrameReader:
     Opening happens at construction, so a bad input raises InputError right away."""
 
     def __init__(self, path, *, start_s: Optional[float] = None,
-                 end_s: Optional[float] = None, thread_type: str = "AUTO"):
+                 end_s: Optional[float] = None, stride: int = 1, thread_type: str = "AUTO"):
         if start_s is not None and end_s is not None and end_s < start_s:
             raise InputError(f"{path}: end_s={end_s} is before start_s={start_s}")
+        if not (isinstance(stride, int) and stride >= 1):
+            raise InputError(f"stride must be a whole number >= 1, got {stride!r}")
         self.start_s = start_s
         self.end_s = end_s
+        self.stride = stride
         self.decoded = 0
+        self.last_time_s: Optional[float] = None   # of the last frame in range, yielded or not
         self.warnings: List[str] = []
         self.rotation = 0
         self._thread_type = thread_type
@@ -453,14 +457,22 @@ class FrameReader:
                 # `frame.to_ndarray(format=...)` builds a new one per frame (~40 % slower).
                 reformatter = VideoReformatter()
                 start_s, end_s, rotation = self.start_s, self.end_s, self.rotation
+                position = 0          # decode-order position among frames in range
                 for avf, t in itertools.chain((first,), timed):
                     if start_s is not None and t < start_s:
                         continue
                     if end_s is not None and t > end_s:
                         break
+                    index, position = position, position + 1
+                    self.last_time_s = t
+                    # Every frame is decoded (H.264 needs them all); a skipped one
+                    # costs no colour conversion, and the yielded ones keep their own
+                    # pts and decode position, so nothing downstream is re-timed.
+                    if index % self.stride:
+                        continue
                     img = reformatter.reformat(avf, format="bgr24").to_ndarray()
                     img = np.ascontiguousarray(_rotate_image(img, rotation))
-                    fr = Frame(index=self.decoded, time_s=t, image=img)
+                    fr = Frame(index=index, time_s=t, image=img)
                     self.decoded += 1
                     yield fr
             self._finish()
@@ -489,13 +501,15 @@ class FrameReader:
 
 
 def frames(path, *, start_s: Optional[float] = None,
-           end_s: Optional[float] = None) -> FrameReader:
+           end_s: Optional[float] = None, stride: int = 1) -> FrameReader:
     """Decoded frames of `path` with exact times (pts * time_base), upright, BGR.
 
     `start_s`: seek to the keyframe before it and drop frames with time < start_s.
     `end_s`: stop at the first frame with time > end_s. Both are on the clip's own
-    clock (pts seconds, so a clip starting at pts 1.86 s has no frame at 0)."""
-    return FrameReader(path, start_s=start_s, end_s=end_s)
+    clock (pts seconds, so a clip starting at pts 1.86 s has no frame at 0).
+    `stride` N: yield every Nth frame in range (the first, then N later, ...), each
+    with its own timestamp and its decode position as `index`; never re-timed."""
+    return FrameReader(path, start_s=start_s, end_s=end_s, stride=stride)
 
 
 # --------------------------------------------------------------------------- probe

@@ -68,6 +68,8 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, case, command):
     (["--claim-basis", "wall"], "clip or real"),
     (["--start", "5", "--end", "1"], "--end"),
     (["--detector", "magic"], "detector"),
+    (["--stride", "0"], "--stride"),
+    (["--stride", "two"], "--stride"),
     (["--bogus"], "--bogus"),
 ])
 def test_bad_options_are_one_line_and_nonzero(good_clip, args, needle):

@@ -41,6 +41,25 @@ def test_news_story_sample_count_and_claim(news_story):
         assert e.real_time_s == pytest.approx(4 * e.clip_time_s)
 
 
+@pytest.mark.parametrize("stride", [2, 3])
+def test_stride_keeps_count_and_exact_times(news_story, stride):
+    # Detecting on every 2nd/3rd frame: same vehicles, crossing times still within
+    # two frame intervals of the truth (times are the frames' own, not index/fps).
+    truth = load_truth(SAMPLES / "news_story.truth.json")
+    r = convoycount.analyze(SAMPLES / "news_story.mp4", speedup=4, stride=stride)
+    c = compare(r, truth)
+    assert c.exact and c.max_time_error_frames <= 2.0, c
+    assert r.frames_processed == -(-news_story.frames_processed // stride)
+    assert r.span_s == news_story.span_s            # the footage is the same length
+    assert r.params["stride"] == stride
+    assert r.stable_tracks == news_story.stable_tracks
+
+
+def test_bad_stride_is_refused():
+    with pytest.raises(convoycount.ConvoyCountError, match="stride"):
+        convoycount.analyze(SAMPLES / "news_story.mp4", stride=0)
+
+
 def test_news_story_convoy_claim_is_unsupported():
     r = convoycount.analyze(SAMPLES / "news_story.mp4", speedup=4, claim="a convoy of 25 cars")
     assert r.total == 9

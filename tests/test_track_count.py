@@ -93,6 +93,25 @@ def test_a_track_never_turns_round_onto_a_vehicle_coming_the_other_way():
     assert a_track.last.time_s <= 2.65 + 0.1
 
 
+def test_a_vehicle_hidden_by_one_passing_in_front_keeps_its_track_and_counts():
+    # A car in the far lane (driving left) is hidden for 1.6 s -- longer than
+    # lost_track_s -- behind a long truck passing the other way in the near lane,
+    # and crosses the line while hidden. It reappears past the line: only its old
+    # track can count that crossing, so the track must survive the occlusion.
+    times = [i / 30 for i in range(180)]
+    frames = []
+    for t in times:
+        truck = box_at(50 + 100 * t, 190, w=300, h=50)
+        car = box_at(620 - 60 * t, 180, w=40, h=16)
+        hidden = truck[0] <= car[0] and car[2] <= truck[2]
+        frames.append((t, [truck] if hidden else [truck, car]))
+    assert sum(len(b) == 1 for _, b in frames) / 30 > 1.5       # hidden for > 1.5 s
+    ev = count(run(frames), line="0.63,0,0.63,1")
+    assert sorted(e.direction for e in ev) == ["left_to_right", "right_to_left"]
+    car_event = next(e for e in ev if e.direction == "right_to_left")
+    assert car_event.clip_time_s == pytest.approx((620 - 0.63 * W) / 60, abs=0.05)
+
+
 def test_a_vehicle_that_stops_may_reverse_on_the_same_track():
     # Reversing out of a parking space is one vehicle: after it has stood still
     # the heading rule starts a new leg instead of splitting the track.

@@ -43,6 +43,21 @@ def test_vfr_frame_times_are_the_written_pts(vfr_clip):
     assert got == sorted(got)
 
 
+def test_stride_yields_every_nth_frame_with_its_own_time(vfr_clip):
+    every = list(frames(vfr_clip.path))
+    third = list(frames(vfr_clip.path, stride=3))
+    assert [f.index for f in third] == list(range(0, len(every), 3))
+    # the very same timestamps as a full decode: a stride never re-times (VFR clip)
+    assert [f.time_s for f in third] == [every[i].time_s for i in range(0, len(every), 3)]
+    assert all(np.array_equal(f.image, every[f.index].image) for f in third)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_bad_stride_is_an_input_error(vfr_clip, bad):
+    with pytest.raises(InputError, match="stride"):
+        frames(vfr_clip.path, stride=bad)
+
+
 @pytest.mark.parametrize("full_decode", [False, True])
 def test_vfr_probe_measures_from_timestamps(vfr_clip, full_decode):
     info = probe(vfr_clip.path, full_decode=full_decode)

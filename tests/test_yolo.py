@@ -239,15 +239,34 @@ def test_cli_count_with_project_model_matches_truth_and_keeps_stdout_json(small_
 
 
 @pytest.mark.slow
-def test_onnx_export_counts_like_the_pt(small_clip, tmp_path):
-    pytest.importorskip("onnx")
-    from convoycount.detect.commands import export_model
+@pytest.mark.parametrize("fmt,name", [("onnx", "m.onnx"), ("openvino", "m_openvino_model")])
+def test_exported_model_counts_like_the_pt(small_clip, tmp_path, fmt, name):
+    # `convoycount export` as a user runs it, then `--model` takes the file / folder.
+    pytest.importorskip(fmt)
     from convoycount.pipeline import analyze
     clip, truth = small_clip
-    onnx_path = export_model(str(PROJECT_MODEL), fmt="onnx", out=tmp_path / "m.onnx")
+    p, _ = run_cli(["export", "--format", fmt, "--model", str(PROJECT_MODEL),
+                    "--out", str(tmp_path / name)], cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr
+    exported = tmp_path / name
+    assert exported.exists()
     counts = [len(analyze(clip, detector="yolo", model=str(m)).events)
-              for m in (PROJECT_MODEL, onnx_path)]
+              for m in (PROJECT_MODEL, exported)]
     assert counts == [truth.total_crossing] * 2
+
+
+def test_stride_counts_like_every_frame(small_clip):
+    from convoycount.pipeline import analyze
+    clip, truth = small_clip
+    every = analyze(clip, detector="yolo", model=str(PROJECT_MODEL))
+    half = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), stride=2)
+    assert half.frames_processed == -(-every.frames_processed // 2)
+    assert len(half.events) == len(every.events) == truth.total_crossing
+    # the same crossings, each within two frame intervals (times come from pts)
+    interval = every.probe.duration_s / every.probe.frames
+    for a, b in zip(every.events, half.events):
+        assert a.direction == b.direction
+        assert abs(a.clip_time_s - b.clip_time_s) <= 2 * interval
 
 
 def test_a_broken_weights_file_or_unknown_device_is_one_clear_error(tmp_path):

@@ -33,6 +33,10 @@ def batch_command(
     detector: opt.Detector = "motion",
     model: opt.Model = None,
     conf: opt.Conf = None,
+    imgsz: opt.Imgsz = None,
+    device: opt.Device = None,
+    classes: opt.Classes = None,
+    stride: opt.Stride = 1,
     line: opt.Line = None,
     speedup: opt.Speedup = None,
     real_duration: opt.RealDuration = None,
@@ -50,7 +54,8 @@ def batch_command(
             timeout_s=timeout, evidence=evidence, executor=executor, address=address,
             progress=bar.update if bar.enabled else None,
             command_line=" ".join(shlex.quote(a) for a in sys.argv),
-            detector=detector, model=model, conf=conf, line=line, speedup=speedup,
+            detector=detector, model=model, conf=conf, imgsz=imgsz, device=device,
+            classes=opt.parse_classes(classes), stride=stride, line=line, speedup=speedup,
             real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
             start_s=start, end_s=end)
     if not quiet:

@@ -125,7 +125,7 @@ def _validate(options: dict, params: Dict[str, inspect.Parameter], claims: List[
     _validate_claims(claims)
     from .. import detect
     detect.create(options.get("detector", params["detector"].default),
-                  model=options.get("model"), conf=options.get("conf"))
+                  **{k: options.get(k) for k in ("model", "conf", "imgsz", "device", "classes")})
 
 
 def _validate_claims(texts: List[str]) -> None:
