@@ -28,7 +28,7 @@ PREPARE_SAMPLES = 40        # frames sampled over the clip to seed a background 
 
 
 def check_options(*, line=None, claim=None, claim_basis=None, start_s=None, end_s=None,
-                  speedup=None, real_duration_s=None) -> tuple:
+                  speedup=None, real_duration_s=None, stride=1) -> tuple:
     """Parse and check everything a user typed, before any expensive work (also used
     by batch to fail before the first clip). Returns (Line|None, Claim|None, speedup)."""
     if isinstance(line, str):
@@ -43,6 +43,8 @@ def check_options(*, line=None, claim=None, claim_basis=None, start_s=None, end_
         raise ConvoyCountError(f"--end ({end_s}) must be after --start ({start_s})")
     if speedup is not None and real_duration_s is not None:
         raise ConvoyCountError("give either --speedup or --real-duration, not both")
+    if not (isinstance(stride, int) and not isinstance(stride, bool) and stride >= 1):
+        raise ConvoyCountError(f"--stride must be a whole number >= 1, got {stride!r}")
     if real_duration_s is not None and not float(real_duration_s) > 0:
         raise ConvoyCountError(f"--real-duration must be a positive number of seconds, got {real_duration_s}")
     return line, parsed_claim, _parse_speedup(speedup)
@@ -111,10 +113,8 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     p = Path(path)
     line, parsed_claim, speedup = check_options(
         line=line, claim=claim, claim_basis=claim_basis, start_s=start_s, end_s=end_s,
-        speedup=speedup, real_duration_s=real_duration_s)
+        speedup=speedup, real_duration_s=real_duration_s, stride=stride)
 
-    if not (isinstance(stride, int) and not isinstance(stride, bool) and stride >= 1):
-        raise ConvoyCountError(f"--stride must be a whole number >= 1, got {stride!r}")
     info = probe(p)
     det = detect_mod.create(detector, model=model, conf=conf, imgsz=imgsz, device=device,
                             classes=classes)

@@ -125,7 +125,8 @@ class Track:
         # The front over the last few seconds is enough (a wrong link is refused
         # within frames) and keeps this O(recent) for tracks that live for minutes.
         front = -np.inf
-        for o in reversed(self.observations[self.leg_start:]):
+        for i in range(len(self.observations) - 1, self.leg_start - 1, -1):
+            o = self.observations[i]
             if o.time_s < last.time_s - 3.0:
                 break
             front = max(front, float(np.dot(o.center, u)))
@@ -139,7 +140,8 @@ class Track:
         last = self.observations[-1]
         tol = still_frac * _diag(last.box)
         seen = 0
-        for o in reversed(self.observations[:-1]):
+        for i in range(len(self.observations) - 2, -1, -1):    # newest first, no copy
+            o = self.observations[i]
             if np.max(np.abs(np.subtract(last.box, o.box))) >= tol:
                 return
             if o.time_s <= last.time_s - window_s:

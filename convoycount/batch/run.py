@@ -119,7 +119,8 @@ def _validate(options: dict, params: Dict[str, inspect.Parameter], claims: List[
     from ..pipeline import check_options
     try:
         check_options(**{k: options.get(k) for k in (
-            "line", "claim", "claim_basis", "start_s", "end_s", "speedup", "real_duration_s")})
+            "line", "claim", "claim_basis", "start_s", "end_s", "speedup", "real_duration_s")},
+                      stride=options.get("stride", 1))
     except ValueError as e:          # Line.parse raises a plain ValueError
         raise ConvoyCountError(str(e)) from None
     _validate_claims(claims)
