@@ -22,7 +22,7 @@ from .io import sha256_file
 from .report import Report
 from .timing import TimeMap
 from .track import Tracker, TrackerSettings
-from .video import frames, probe
+from .video import check_stride, frames, probe
 
 PREPARE_SAMPLES = 40        # frames sampled over the clip to seed a background model
 
@@ -43,8 +43,7 @@ def check_options(*, line=None, claim=None, claim_basis=None, start_s=None, end_
         raise ConvoyCountError(f"--end ({end_s}) must be after --start ({start_s})")
     if speedup is not None and real_duration_s is not None:
         raise ConvoyCountError("give either --speedup or --real-duration, not both")
-    if not (isinstance(stride, int) and not isinstance(stride, bool) and stride >= 1):
-        raise ConvoyCountError(f"--stride must be a whole number >= 1, got {stride!r}")
+    check_stride(stride)
     if real_duration_s is not None and not float(real_duration_s) > 0:
         raise ConvoyCountError(f"--real-duration must be a positive number of seconds, got {real_duration_s}")
     return line, parsed_claim, _parse_speedup(speedup)
@@ -129,16 +128,17 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     tracker = Tracker(tracker_settings)
     reader = frames(p, start_s=start_s, end_s=end_s, stride=stride)
     n = 0
-    first_t = last_t = None
+    first_t = None
     for frame in reader:
         tracker.update(det.detect(frame))
         n += 1
         first_t = frame.time_s if first_t is None else first_t
-        last_t = frame.time_s
         if progress is not None and hi > lo:
             progress(min(1.0, (frame.time_s - lo) / (hi - lo)))
     if n == 0:
         raise InputError(f"{p}: no frames could be decoded in the requested range")
+    # The last frame decoded in range, even if the stride skipped it.
+    last_t = reader.last_time_s
     if reader.truncated:
         msg = f"decoding stopped early at {last_t:.3f} s ({reader.error}); counted up to there"
         warn.append(msg)
@@ -150,9 +150,7 @@ def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
     if line is None:
         line = auto_line(tracks, info.width, info.height)
     counter = LineCounter(line, info.width, info.height, counter_settings)
-    # The footage ends one frame interval past its last frame (decoded, even if the
-    # stride skipped it).
-    last_t = reader.last_time_s if reader.last_time_s is not None else last_t
+    # The footage ends one frame interval past its last frame.
     span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
     tmap = _time_map(speedup, real_duration_s, span[1] - span[0], path=p, info=info, tracks=tracks)
     events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s))

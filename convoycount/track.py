@@ -220,12 +220,11 @@ class Tracker:
             # A tentative track inside a box moving its way is a part of that vehicle
             # (real clips: the bonnet of a car entering the frame), not a second one
             # being hidden; kept alive it later takes the box and counts twice.
-            occluded = any(ti in c and (track.confirmed or j in passing)
-                           for j, c in enumerate(covers))
+            covering = [j for j, c in enumerate(covers) if ti in c]
+            occluded = any(track.confirmed or j in passing for j in covering)
             track.misses = 0 if ti in matched or occluded else track.misses + 1
             if ti not in matched and track.confirmed and any(
-                    ti in c and (j in passing or _passing(track, owner.get(j)))
-                    for j, c in enumerate(covers)):
+                    j in passing or _passing(track, owner.get(j)) for j in covering):
                 track.hidden_s = t
         for ti, di in matches:
             track = self._active[ti]

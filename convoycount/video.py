@@ -322,6 +322,12 @@ class _DecodeLoop:
                 yield f
 
 
+def check_stride(stride) -> None:
+    """A frame stride is a whole number >= 1 (shared by frames() and analyze's option checks)."""
+    if not (isinstance(stride, int) and not isinstance(stride, bool) and stride >= 1):
+        raise InputError(f"--stride must be a whole number >= 1, got {stride!r}")
+
+
 class FrameReader:
     """Iterator of `Frame`s. After (or while) iterating: `decoded` (frames yielded so
     far), `truncated`, `error` (None or one line), `warnings`, `rotation`.
@@ -332,8 +338,7 @@ class FrameReader:
                  end_s: Optional[float] = None, stride: int = 1, thread_type: str = "AUTO"):
         if start_s is not None and end_s is not None and end_s < start_s:
             raise InputError(f"{path}: end_s={end_s} is before start_s={start_s}")
-        if not (isinstance(stride, int) and stride >= 1):
-            raise InputError(f"stride must be a whole number >= 1, got {stride!r}")
+        check_stride(stride)
         self.start_s = start_s
         self.end_s = end_s
         self.stride = stride
