@@ -18,7 +18,7 @@ import numpy as np
 from . import detect as detect_mod
 from .count import CounterSettings, Line, LineCounter, auto_line
 from .errors import ConvoyCountError, ConvoyCountWarning, InputError
-from .io import sha256_file
+from .hashing import sha256_file
 from .report import Report
 from .timing import TimeMap
 from .track import Tracker, TrackerSettings

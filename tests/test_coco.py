@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from convoycount.detect.base import VEHICLE_CLASSES, Detections, Detector
-from convoycount.detect.coco import (DEFAULT_MODEL_PATH, CocoDetector, file_sha256,
+from convoycount.hashing import sha256_file as file_sha256
+from convoycount.detect.coco import (DEFAULT_MODEL_PATH, CocoDetector,
                                      letterbox_geometry, preprocess)
 from convoycount.errors import ConvoyCountError, ModelUnavailableError
 from convoycount.video import Frame

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Optional
 
 from .. import __version__
 from ..errors import ConvoyCountError
-from ..io import sha256_file
+from ..hashing import sha256_file
 from .claimsfile import ClaimRow, load_claims
 from .discover import HashCache, clip_id, discover
 from .executors import ExecutorStats, make_executor

@@ -14,7 +14,6 @@ onnxruntime is imported in `CocoDetector.__init__`, never at module import.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import ConvoyCountError, ModelUnavailableError
+from ..hashing import sha256_file
 from ..video import Frame
 from .base import Detections, DetectorInfo
 
@@ -184,14 +184,6 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
     return np.asarray(keep, dtype=np.int64)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class CocoDetector:
     """Vehicles (car, motorcycle, bus, truck) from a COCO-trained NanoDet-g, on CPU.
 
@@ -281,7 +273,7 @@ class CocoDetector:
                                    dtype=np.int64)
         self._name_of = {i: c for c in classes for i in COCO_IDS[c]}
         self._centres: dict[tuple[int, int], list[np.ndarray]] = {}
-        self.info = DetectorInfo(name="coco", model=str(path), model_sha256=file_sha256(path),
+        self.info = DetectorInfo(name="coco", model=str(path), model_sha256=sha256_file(path),
                                  classes=classes, license=MODEL_LICENSE)
 
     def reset(self) -> None:

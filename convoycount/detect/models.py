@@ -16,7 +16,6 @@ Nothing here imports torch; ultralytics.utils (settings only) is imported lazily
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -197,21 +196,6 @@ def find_general_model(*, env: Optional[Mapping[str, str]] = None, models_dir: P
         if hit is not None:
             return ResolvedModel(name, "models_dir" if hit.parent == Path(models_dir) else "ultralytics", hit)
     return None
-
-
-def model_sha256(path: Path) -> str:
-    """SHA-256 of a weights file; of a model folder (OpenVINO), over its files' names and
-    bytes in sorted order."""
-    h = hashlib.sha256()
-    path = Path(path)
-    files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]
-    for f in files:
-        if path.is_dir():
-            h.update(str(f.relative_to(path)).encode() + b"\0")
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def auto_detector(model: Optional[str] = None, *, env: Optional[Mapping[str, str]] = None,

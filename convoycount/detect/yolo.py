@@ -27,7 +27,8 @@ import numpy as np
 from ..errors import ConvoyCountError, ModelUnavailableError
 from ..video import Frame
 from .base import Detections, DetectorInfo
-from .models import MODELS_DIR, ResolvedModel, model_sha256, resolve_model
+from ..hashing import sha256_path
+from .models import MODELS_DIR, ResolvedModel, resolve_model
 
 # A model label -> our class name. Labels absent here are never detected.
 LABEL_TO_CLASS = {
@@ -206,7 +207,7 @@ class YoloDetector:
         path = resolved.path if resolved.path is not None else Path(self._model.ckpt_path or resolved.name)
         self._names = np.array([self._ids.get(i, "") for i in range(max(self._ids) + 1)], dtype=object)
         self.info = DetectorInfo(name="yolo", model=str(path),
-                                 model_sha256=model_sha256(path) if path.exists() else None,
+                                 model_sha256=sha256_path(path) if path.exists() else None,
                                  classes=self.classes, license=MODEL_LICENSE)
 
     @staticmethod

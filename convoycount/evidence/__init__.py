@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ConvoyCountError, InputError
-from ..io import atomic_path, sha256_file, write_json, write_text
+from ..hashing import sha256_file
+from ..io import atomic_path, write_json, write_text
 
 EVIDENCE_FILES = ("events.csv", "tracks.txt", "annotated.mp4", "contact_sheet.png",
                   "contact_sheet.json", "timeline.png", "report.html", "report.json")
