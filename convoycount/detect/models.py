@@ -90,6 +90,13 @@ class ResolvedModel:
         return self.packaged.describe() if self.packaged is not None else self.source
 
 
+def user_cache_dir() -> Path:
+    """Where convoycount may write derived files (exports of packaged weights): never
+    into an installed package. $XDG_CACHE_HOME/convoycount, else ~/.cache/convoycount."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "convoycount"
+
+
 def installed_version(package: str) -> Optional[str]:
     """The installed distribution's version, from its metadata (no import)."""
     try:
