@@ -8,7 +8,8 @@ less sensitive to the other work sharing the 2 cores), the 1-minute load average
 the run, and the count against the hand count of that span. Exports (ONNX through
 onnxruntime, OpenVINO) are made by `convoycount.detect.commands.export_model` from the
 packaged .pt into a temporary folder (fixed 640x640 input, as `convoycount export` writes).
-`python benchmarks/bench_yolov10n_speed.py` prints JSON lines and a Markdown table.
+`python benchmarks/bench_yolov10n_speed.py` prints a Markdown table and writes the raw rows
+to benchmarks/yolov10n_speed.json.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench_realclips import hand_counts, realclips_dir  # noqa: E402
 
+RAW = HERE / "yolov10n_speed.json"
 SECONDS = 10.0
 CLIPS = ("city_street_a", "highway_a")          # 640x360 25 fps, 1280x720 29.97 fps
 CONFIGS = (("pt", 640, 1), ("pt", 640, 2), ("pt", 480, 1), ("pt", 320, 1),
@@ -79,4 +81,6 @@ def table(rows: list) -> str:
 
 
 if __name__ == "__main__":
-    print(table(measure()))
+    measured = measure()
+    RAW.write_text(json.dumps(measured, indent=1) + "\n")
+    print(table(measured))
