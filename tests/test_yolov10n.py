@@ -208,3 +208,21 @@ def test_cli_counts_a_real_clip_with_model_yolov10n_and_records_it(tmp_path):
     assert len(times) == 3, times
     assert all(abs(t - h) < 0.6 for t, h in zip(times, (0.5, 0.85, 2.5))), times
     assert set(report["count"]["by_class"]) <= {"car", "truck", "bus", "motorcycle"}
+
+
+@pytest.mark.slow
+def test_export_of_the_packaged_weights_goes_to_the_user_cache(tmp_path, monkeypatch):
+    """`convoycount export --model yolov10n` never writes into the installed package: the
+    copy goes to $XDG_CACHE_HOME/convoycount/<sha256 prefix>/, and it loads as COCO."""
+    pytest.importorskip("onnx")
+    from convoycount.detect.commands import export_model
+    from convoycount.detect.yolo import YoloDetector
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    before = sorted(p.name for p in packaged_file(YOLOV10N).parent.iterdir())
+    out = export_model("yolov10n", fmt="onnx")
+    assert out == tmp_path / "cache" / "convoycount" / YOLOV10N.sha256[:16] / "yolov10n.onnx"
+    assert out.is_file()
+    assert sorted(p.name for p in packaged_file(YOLOV10N).parent.iterdir()) == before
+    det = YoloDetector(str(out))
+    assert det.classes == ("car", "motorcycle", "bus", "truck")
+    assert "bus" in set(det.detect(bus_frame()).class_name)

@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import ConvoyCountError, ModelUnavailableError
 from ..video import Frame
 from .base import Detections, DetectorInfo
+from .coco import nms                     # numpy only: onnxruntime is imported by CocoDetector
 from ..hashing import sha256_path
 from .models import MODELS_DIR, ResolvedModel, resolve_model
 
@@ -337,7 +338,6 @@ class YoloDetector:
             for r, f in zip(results, chunk):
                 vehicles, people = self._split(r, f)
                 if own_nms and len(vehicles) > 1:
-                    from .coco import nms
                     vehicles = vehicles[np.sort(nms(vehicles.xyxy, vehicles.confidence, s.iou))]
                 if self._person_ids:
                     self.persons.append(people)
