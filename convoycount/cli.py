@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from . import options as opt
+from .cli_options import with_analysis_options
 from .errors import ConvoyCountError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -60,27 +60,15 @@ def probe(clip: Path = typer.Argument(..., help="Video file."),
 
 
 @app.command()
+@with_analysis_options
 def count(
     clip: Path = typer.Argument(..., help="Video file."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the report as JSON to FILE ('-' = stdout)."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per counted vehicle to FILE."),
-    start: opt.Start = None,
-    end: opt.End = None,
-    detector: opt.Detector = "motion",
-    model: opt.Model = None,
-    conf: opt.Conf = None,
-    imgsz: opt.Imgsz = None,
-    device: opt.Device = None,
-    classes: opt.Classes = None,
-    stride: opt.Stride = 1,
-    line: opt.Line = None,
-    speedup: opt.Speedup = None,
-    real_duration: opt.RealDuration = None,
-    claim: opt.Claim = None,
-    claim_basis: opt.ClaimBasis = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Write the evidence to DIR: report.html, annotated.mp4, contact sheet, timeline, tracks.txt, report.json, events.csv."),
     no_video: bool = typer.Option(False, "--no-video", help="With --out: skip annotated.mp4 (the slow part)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary, no progress bar."),
+    options=None,
 ):
     """Count distinct vehicles crossing a line, with clip and real time for each."""
     from .pipeline import analyze
@@ -89,11 +77,7 @@ def count(
         check_out_dir(out_dir)   # fail before the long analysis, not after
     with _progress_bar(not quiet) as bar:
         task = bar.add_task(clip.name, total=1.0) if bar else None
-        report = analyze(clip, detector=detector, model=model, conf=conf, imgsz=imgsz,
-                         device=device,
-                         classes=opt.parse_classes(classes), stride=stride, line=line,
-                         speedup=speedup, real_duration_s=real_duration, claim=claim,
-                         claim_basis=claim_basis, start_s=start, end_s=end,
+        report = analyze(clip, options,
                          progress=(lambda f: bar.update(task, completed=f)) if bar else None)
     if json_out == "-":
         sys.stdout.write(report.to_json())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -380,3 +381,14 @@ def test_analyze_auto_on_a_k4_clip(tmp_path):
     assert tm.known and tm.source in ("kinematics", "combined")
     assert tm.interval[0] <= 4 <= tm.interval[1]
     assert abs(tm.speedup / 4 - 1) <= 0.30
+    # `retime --speedup auto` applies the same estimate; the writer is handed the
+    # estimator (it does not import the pipeline), and without one it says so.
+    out = tmp_path / "real.mp4"
+    r = subprocess.run([sys.executable, "-m", "convoycount.cli", "retime", str(tmp_path / "k4.mp4"),
+                        "-o", str(out), "--speedup", "auto"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"\u00d7{tm.speedup:.4g} (estimated from {tm.source}" in r.stdout
+    assert probe(out).duration_s == pytest.approx(probe(tmp_path / "k4.mp4").duration_s * tm.speedup,
+                                                  rel=0.02)
+    with pytest.raises(ConvoyCountError, match="needs an estimator"):
+        retime(tmp_path / "k4.mp4", tmp_path / "x.mp4", speedup="auto")

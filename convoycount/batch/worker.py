@@ -32,7 +32,7 @@ class ClipTask:
     key: str                         # the clip's folder name under OUT (clip id, maybe + params)
     path: str                        # absolute input path
     sha256: str
-    options: dict                    # keyword arguments for analyze()
+    options: object                  # the AnalysisOptions for this clip
     job_dir: str                     # absolute OUT/<key>; where a local worker writes
     evidence: bool = False
     command_line: Optional[str] = None
@@ -110,7 +110,7 @@ def run_clip(task: ClipTask, out_dir: Optional[Path] = None) -> ClipOutcome:
         with warnings.catch_warnings():
             # a truncated clip warns; the report (and the summary's status) says so
             warnings.simplefilter("ignore")
-            report = analyze(task.path, **task.options)
+            report = analyze(task.path, task.options)
         out_dir.mkdir(parents=True, exist_ok=True)
         if task.evidence:
             # writes report.json too (last); it re-reads the input, so it runs before the
