@@ -71,11 +71,13 @@ def nms(boxes, scores, iou_threshold: float, labels: Optional[np.ndarray] = None
     (bonnet, cab, one half of a long bus) has a low IoU with the whole-vehicle box but
     lies almost inside it. With `labels`, boxes only suppress boxes of the same label.
 
-    Why not cv2.dnn.NMSBoxes for the IoU part: both rules must act in one greedy pass.
-    A box that the containment rule drops must not suppress anything itself, and
-    NMSBoxes has no hook for a second rule; run before or after it, the containment
-    rule keeps or drops different boxes (on the bundled NanoDet's raw candidates from
-    the sample and real clips this changed the kept boxes of some frames)."""
+    Why numpy and not cv2.dnn.NMSBoxes: both rules must act in one greedy pass (a box
+    the containment rule drops must not suppress anything itself), and NMSBoxes has no
+    place for a second rule. On the bundled NanoDet's raw candidates of 3479 frames of
+    samples/ and the real clips, NMSBoxes alone gave exactly this function's result
+    without the containment rule, but with it as a separate pass the kept boxes changed
+    in 33 frames (containment after NMSBoxes) or 49 (before). tests/test_geometry.py
+    checks the IoU rule against NMSBoxes."""
     b = as_boxes(boxes)
     if len(b) == 0:
         return np.zeros(0, dtype=np.int64)

@@ -163,7 +163,7 @@ class _TrackState:
     def last(self) -> Observation:
         return self.observations[-1]
 
-    def value(self) -> Track:
+    def as_track(self) -> Track:
         return Track(self.track_id, tuple(self.observations))
 
     def predict(self, time_s: float) -> np.ndarray:
@@ -290,7 +290,7 @@ class Tracker:
     def tracks(self) -> list[Track]:
         """All confirmed tracks, finished and active, in order of id."""
         states = self._finished + [t for t in self._active if t.confirmed]
-        return [st.value() for st in sorted(states, key=lambda st: st.track_id)]
+        return [st.as_track() for st in sorted(states, key=lambda st: st.track_id)]
 
     # -- internals --------------------------------------------------------
     @staticmethod
