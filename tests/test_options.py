@@ -44,6 +44,13 @@ def test_flat_keywords_fill_the_detector_and_normalise_text():
     (dict(stable_min_frames=0), "stable_min_frames"),
     (dict(detector="radar"), "unknown detector 'radar'"),
     (dict(colour="red"), "unknown analyze option"),
+    # an option the chosen detector would silently ignore
+    (dict(conf=0.5), "--conf is not used by the motion detector; it applies to --detector coco"),
+    (dict(imgsz=320), "--imgsz is not used by the motion detector"),
+    (dict(model="models/convoy-yolo.pt"), "--model is not used by the motion detector"),
+    (dict(classes="car"), "--classes is not used by the motion detector"),
+    (dict(detector="coco", device="cpu"), "--device is not used by the coco detector; "
+                                          "it applies to --detector yolo / auto"),
 ])
 def test_every_bad_option_is_one_clear_error(kw, words):
     with pytest.raises(ConvoyCountError, match=words) as e:
