@@ -97,3 +97,15 @@ def test_cli_records_the_same_params_as_the_api(tmp_path):
     api = convoycount.analyze(SAMPLES / "news_story.mp4", speedup=4, stride=2, line="0.5,0,0.5,1",
                               claim="nine vehicles in 10 seconds")
     assert cli_params == json.loads(json.dumps(api.params))
+
+
+def test_background_is_seeded_from_the_requested_range():
+    from convoycount.pipeline import PREPARE_SAMPLES, prepare_frames
+    from convoycount.video import probe
+    clip = SAMPLES / "two_way.mp4"
+    info = probe(clip)
+    whole = list(prepare_frames(clip, info, None, None))
+    part = list(prepare_frames(clip, info, 2.0, 4.0))
+    for got in (whole, part):
+        assert PREPARE_SAMPLES * 0.8 <= len(got) <= 2 * PREPARE_SAMPLES, len(got)
+    assert all(2.0 <= f.time_s <= 4.0 for f in part)
