@@ -83,16 +83,9 @@ def check_out_dir(out_dir) -> Path:
     return out
 
 
-def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
-                   progress: Optional[Callable[[float], None]] = None,
-                   annotate: bool = True) -> dict:
-    """Write the evidence files for `report` into `out_dir`; return {file name: Path}.
-
-    Re-decodes the analysed range of the input (it must still be the file that
-    was analysed: its sha256 is checked). `command_line` is shown in the
-    provenance. `progress(fraction)` is called as the work goes on; annotate=False
-    skips annotated.mp4 (the slow part)."""
-    out = check_out_dir(out_dir)
+def _check_input(report, out: Path) -> Path:
+    """The analysed clip, refused if the evidence would overwrite it, if it is gone,
+    or if it changed since the analysis (boxes would then be drawn on other pictures)."""
     src = Path(report.input_path)
     if src.resolve() in {(out / n).resolve() for n in EVIDENCE_FILES}:
         raise ConvoyCountError(f"--out {out}: writing the evidence there would overwrite the "
@@ -104,54 +97,69 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
     if sha != report.input_sha256:
         raise InputError(f"{src}: changed since it was analysed (sha256 {sha[:12]}..., "
                          f"report says {report.input_sha256[:12]}...)")
+    return src
+
+
+def _clear_out_dir(out: Path) -> None:
+    """Create `out` and remove every earlier evidence file and stale temp file."""
     out.mkdir(parents=True, exist_ok=True)
     # report.json marks a complete set: an old one must not vouch for new files,
     # and an old file must not pass for one of this run (report.json goes first).
     for name in ("report.json",) + EVIDENCE_FILES:
         (out / name).unlink(missing_ok=True)
     _remove_stale_temps(out)
-    step = _Progress(progress)
-    step(0.0)
 
-    from .annotate import decode_pass
-    from .html import render_html
-    from .mot import mot_text
-    from .sheet import compose, plan_tiles, render_tile
-    from .timeline import render_timeline
 
-    written: dict = {}
-    written["events.csv"] = write_text(out / "events.csv", report.to_csv())
-    written["tracks.txt"] = write_text(out / "tracks.txt", mot_text(report.tracks))
-    step(_P_DECODE[0])
+class _TileCollector:
+    """The decode pass's frame callback for the contact sheet: renders the tile of
+    every planned crossing from the clean frame it names, and counts tiles whose
+    frame time differs from the one planned (the decode is then not the analysis')."""
 
-    # One decode pass feeds the contact sheet (clean frames) and the video.
-    specs = plan_tiles(report)
-    wanted: dict = {}
-    for spec in specs:
-        wanted.setdefault(spec.frame_index, []).append(spec)
-    tiles: dict = {}
-    tile_time_mismatches = 0
+    def __init__(self, report, specs):
+        from .sheet import render_tile
+        self._render_tile = render_tile
+        self.report = report
+        self.wanted: dict = {}
+        for spec in specs:
+            self.wanted.setdefault(spec.frame_index, []).append(spec)
+        self.tiles: dict = {}
+        self.time_mismatches = 0
 
-    def on_frame(frame):
-        nonlocal tile_time_mismatches
-        for spec in wanted.get(frame.index, ()):
+    def __call__(self, frame) -> None:
+        for spec in self.wanted.get(frame.index, ()):
             if spec.frame_time_s is not None and abs(spec.frame_time_s - frame.time_s) > 1e-6:
-                tile_time_mismatches += 1
-            tiles[spec.n] = render_tile(frame.image, spec, report)
+                self.time_mismatches += 1
+            self.tiles[spec.n] = self._render_tile(frame.image, spec, self.report)
+
+
+def _decode_once(report, out: Path, tiles: _TileCollector, annotate: bool, step,
+                 written: dict):
+    """One decode pass feeds the contact sheet (clean frames) and, if `annotate`,
+    the annotated video; without a video it stops after the last frame a tile
+    needs, and with no tile and no video it is skipped (None)."""
+    from .annotate import decode_pass
 
     a, b = _P_DECODE
     decode_progress = (lambda f: step(a + (b - a) * f))
     res = None
     if annotate:
         with atomic_path(out / "annotated.mp4") as tmp:
-            res = decode_pass(report, video_path=tmp, on_frame=on_frame, progress=decode_progress)
+            res = decode_pass(report, video_path=tmp, on_frame=tiles, progress=decode_progress)
         written["annotated.mp4"] = out / "annotated.mp4"
-    elif wanted:
-        res = decode_pass(report, video_path=None, on_frame=on_frame,
-                          last_needed_index=max(wanted), progress=decode_progress)
+    elif tiles.wanted:
+        res = decode_pass(report, video_path=None, on_frame=tiles,
+                          last_needed_index=max(tiles.wanted), progress=decode_progress)
     step(b)
+    return res
 
+
+def _write_pictures(report, out: Path, specs, tiles: dict, written: dict) -> tuple:
+    """Write the contact sheet (PNG + layout) and the timeline; return both PNGs'
+    bytes, which the HTML page embeds."""
     import cv2
+    from .sheet import compose
+    from .timeline import render_timeline
+
     sheet_img, layout = compose(report, specs, tiles)
     ok, png = cv2.imencode(".png", sheet_img)
     if not ok:
@@ -161,8 +169,13 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
     written["contact_sheet.json"] = write_json(out / "contact_sheet.json", layout)
     timeline_png = render_timeline(report)
     written["timeline.png"] = _write_bytes(out / "timeline.png", timeline_png)
-    step(0.95)
+    return sheet_png, timeline_png
 
+
+def _render_facts(report, res, annotate: bool, tile_time_mismatches: int) -> dict:
+    """How the re-decode went, for the page: frames and times, and (with the video)
+    nudged timestamps, box/frame time mismatches and a note when the re-decode's
+    frame count differs from the analysis'."""
     render: dict = {}
     if res is not None:
         render = {"frames re-decoded": res.frames,
@@ -175,6 +188,40 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
             if res.frames != report.frames_processed:
                 render["note"] = ("the re-decode gave a different number of frames than the "
                                   "analysis; boxes may not line up")
+    return render
+
+
+def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
+                   progress: Optional[Callable[[float], None]] = None,
+                   annotate: bool = True) -> dict:
+    """Write the evidence files for `report` into `out_dir`; return {file name: Path}.
+
+    Re-decodes the analysed range of the input (it must still be the file that
+    was analysed: its sha256 is checked). `command_line` is shown in the
+    provenance. `progress(fraction)` is called as the work goes on; annotate=False
+    skips annotated.mp4 (the slow part)."""
+    out = check_out_dir(out_dir)
+    _check_input(report, out)
+    _clear_out_dir(out)
+    step = _Progress(progress)
+    step(0.0)
+
+    from .html import render_html
+    from .mot import mot_text
+    from .sheet import plan_tiles
+
+    written: dict = {}
+    written["events.csv"] = write_text(out / "events.csv", report.to_csv())
+    written["tracks.txt"] = write_text(out / "tracks.txt", mot_text(report.tracks))
+    step(_P_DECODE[0])
+
+    specs = plan_tiles(report)
+    tiles = _TileCollector(report, specs)
+    res = _decode_once(report, out, tiles, annotate, step, written)
+    sheet_png, timeline_png = _write_pictures(report, out, specs, tiles.tiles, written)
+    step(0.95)
+
+    render = _render_facts(report, res, annotate, tiles.time_mismatches)
     files = [(name, path.stat().st_size, sha256_file(path)) for name, path in written.items()]
     page = render_html(report, contact_sheet_png=sheet_png, timeline_png=timeline_png,
                        command_line=command_line, files=files, render=render,
