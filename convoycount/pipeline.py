@@ -156,7 +156,7 @@ def _judge_claim(options: AnalysisOptions, events, tmap: TimeMap, span: tuple, s
     from .claims import judge
     return judge(options.parsed_claim, events, tmap, clip_span_s=span, count_total=len(events),
                  stable_tracks=stable, basis=options.claim_basis,
-                 class_aware=det.info.classes != ("vehicle",))
+                 detector_classes=det.info.classes)
 
 
 def _params(options: AnalysisOptions, line: Line, det) -> dict:
