@@ -86,8 +86,7 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
     hi = info.start_time_s + info.duration_s if end_s is None else end_s
     if hasattr(det, "prepare"):
-        det.prepare(frames(p, start_s=start_s, end_s=end_s,
-                           stride=max(1, info.frames // PREPARE_SAMPLES)))
+        det.prepare(prepare_frames(p, info, start_s, end_s))
     tracker = Tracker(options.tracker)
     reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride)
     n, first_t = 0, None
@@ -111,6 +110,19 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     # The footage ends one frame interval past its last frame.
     span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
     return _Tracked(tracker.tracks(), n, span, info, warn)
+
+
+def prepare_frames(p: Path, info: ClipInfo, start_s: Optional[float], end_s: Optional[float]):
+    """About PREPARE_SAMPLES frames spread over the analysed range, to seed a
+    background model. The stride comes from the frames *in the range*: from the whole
+    clip, a short range of a long clip would give the model one or two frames."""
+    lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
+    hi = info.start_time_s + info.duration_s if end_s is None else min(
+        end_s, info.start_time_s + info.duration_s)
+    share = (hi - lo) / info.duration_s if info.duration_s > 0 else 1.0
+    in_range = info.frames * min(1.0, max(0.0, share))
+    return frames(p, start_s=start_s, end_s=end_s,
+                  stride=max(1, int(in_range // PREPARE_SAMPLES)))
 
 
 def is_stable(track, min_frames: int) -> bool:
@@ -144,7 +156,7 @@ def _judge_claim(options: AnalysisOptions, events, tmap: TimeMap, span: tuple, s
     from .claims import judge
     return judge(options.parsed_claim, events, tmap, clip_span_s=span, count_total=len(events),
                  stable_tracks=stable, basis=options.claim_basis,
-                 class_aware=det.info.classes != ("vehicle",))
+                 detector_classes=det.info.classes)
 
 
 def _params(options: AnalysisOptions, line: Line, det) -> dict:

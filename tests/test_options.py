@@ -44,6 +44,13 @@ def test_flat_keywords_fill_the_detector_and_normalise_text():
     (dict(stable_min_frames=0), "stable_min_frames"),
     (dict(detector="radar"), "unknown detector 'radar'"),
     (dict(colour="red"), "unknown analyze option"),
+    # an option the chosen detector would silently ignore
+    (dict(conf=0.5), "--conf is not used by the motion detector; it applies to --detector coco"),
+    (dict(imgsz=320), "--imgsz is not used by the motion detector"),
+    (dict(model="models/convoy-yolo.pt"), "--model is not used by the motion detector"),
+    (dict(classes="car"), "--classes is not used by the motion detector"),
+    (dict(detector="coco", device="cpu"), "--device is not used by the coco detector; "
+                                          "it applies to --detector yolo / auto"),
 ])
 def test_every_bad_option_is_one_clear_error(kw, words):
     with pytest.raises(ConvoyCountError, match=words) as e:
@@ -90,3 +97,15 @@ def test_cli_records_the_same_params_as_the_api(tmp_path):
     api = convoycount.analyze(SAMPLES / "news_story.mp4", speedup=4, stride=2, line="0.5,0,0.5,1",
                               claim="nine vehicles in 10 seconds")
     assert cli_params == json.loads(json.dumps(api.params))
+
+
+def test_background_is_seeded_from_the_requested_range():
+    from convoycount.pipeline import PREPARE_SAMPLES, prepare_frames
+    from convoycount.video import probe
+    clip = SAMPLES / "two_way.mp4"
+    info = probe(clip)
+    whole = list(prepare_frames(clip, info, None, None))
+    part = list(prepare_frames(clip, info, 2.0, 4.0))
+    for got in (whole, part):
+        assert PREPARE_SAMPLES * 0.8 <= len(got) <= 2 * PREPARE_SAMPLES, len(got)
+    assert all(2.0 <= f.time_s <= 4.0 for f in part)

@@ -18,7 +18,6 @@ from typing import Callable, Dict, List, Optional
 from .. import __version__
 from ..errors import ConvoyCountError
 from ..options import AnalysisOptions
-from ..hashing import sha256_file
 from .claimsfile import ClaimRow, load_claims
 from .discover import HashCache, clip_id, discover
 from .executors import ExecutorStats, make_executor
@@ -120,11 +119,13 @@ def _check_limits(jobs: Optional[int], timeout_s: Optional[float], executor: str
     return jobs
 
 
-def _check_detector(options: AnalysisOptions) -> None:
-    """Build the detector once before any clip runs: missing weights or a bad
-    option would otherwise fail every row with the same message."""
+def _model_sha256(options: AnalysisOptions) -> Optional[str]:
+    """Build the detector once before any clip runs (missing weights or a bad option
+    would otherwise fail every row with the same message) and return the SHA-256 of
+    the weights it loaded, however they were found (a file, an OpenVINO folder, a
+    name resolved in models/, $CONVOYCOUNT_MODEL): resume must notice new weights."""
     from .. import detect
-    detect.create(options.detector)
+    return detect.create(options.detector).info.model_sha256
 
 
 def _clean_stale_temp_files(out_dir: Path) -> None:
@@ -224,7 +225,7 @@ def run_batch(input_dir, out_dir, *, options: Optional[AnalysisOptions] = None,
     if threads_per_worker is None and (jobs or 2) > 1:
         threads_per_worker = 1
     base = (options or AnalysisOptions()).replace(**keywords)
-    _check_detector(base)
+    model_sha = _model_sha256(base)
 
     out.mkdir(parents=True, exist_ok=True)
     lock = lock_out_dir(out)
@@ -235,8 +236,6 @@ def run_batch(input_dir, out_dir, *, options: Optional[AnalysisOptions] = None,
         per_file: Dict[str, ClaimRow] = {}
         if claims is not None:
             per_file = load_claims(claims, [(d.rel, d.path, r.sha256) for d, r in hashed])
-        model = base.detector.model
-        model_sha = sha256_file(model) if model and Path(model).is_file() else None
         todo = _still_to_do(_plan_jobs(hashed, base, per_file, model_sha), out, evidence)
         meta = {"tool_version": __version__, "input_dir": str(src), "out_dir": str(out),
                 "executor": executor, "jobs": jobs, "timeout_s": timeout_s, "evidence": evidence,

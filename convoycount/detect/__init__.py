@@ -12,6 +12,13 @@ from .base import Detections, Detector, DetectorInfo, VEHICLE_CLASSES
 
 DETECTORS = ("motion", "coco", "yolo", "auto")
 
+# Which detectors read each option. An option the chosen detector would ignore is
+# refused: a user who typed --conf 0.6 for the motion detector must not believe it
+# took effect.
+OPTION_USERS = {"model": ("coco", "yolo", "auto"), "conf": ("coco", "yolo", "auto"),
+                "imgsz": ("coco", "yolo", "auto"), "classes": ("coco", "yolo", "auto"),
+                "device": ("yolo", "auto")}
+
 
 @dataclass(frozen=True)
 class DetectorOptions:
@@ -34,6 +41,11 @@ class DetectorOptions:
             object.__setattr__(self, "classes", tuple(self.classes) or None)
         if self.model is not None:
             object.__setattr__(self, "model", str(self.model))
+        for option, users in OPTION_USERS.items():
+            if getattr(self, option) is not None and self.name not in users:
+                raise ConvoyCountError(
+                    f"--{option} is not used by the {self.name} detector; it applies to "
+                    f"--detector {' / '.join(users)}")
 
 
 def create(options: Union[DetectorOptions, str] = DetectorOptions(), *,
