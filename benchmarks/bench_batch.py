@@ -68,10 +68,7 @@ def run(quick: bool) -> str:
         rerun_api, again, _ = _timed_batch(src, tmp / "out2", jobs=2, detector="motion")
         assert again.analysed == 0
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c",
-                        "import sys, typer; from convoycount import cli; "
-                        "from convoycount.batch.command import batch_command; "
-                        "cli.app = typer.Typer(); cli.app.command()(batch_command); cli.main()",
+        subprocess.run([sys.executable, "-m", "convoycount.cli", "batch",
                         str(src), "-o", str(tmp / "out2"), "--jobs", "2", "-q"], check=True)
         rerun_cli = time.perf_counter() - t0
 

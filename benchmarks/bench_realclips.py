@@ -10,11 +10,12 @@ to a temporary folder) are counted with `speedup=K`.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+
+from convoycount.realclips import realclips_dir, why_missing
 
 HERE = Path(__file__).resolve().parent
 HAND_FILE = HERE / "realclips_hand.json"
@@ -23,12 +24,6 @@ SPEEDUPS = (3, 6)
 # view for ~5 of them (see benchmarks/realclips.md), so it is sped up x3 and x4.
 SPEEDUPS_OF = {"residential_a": (3, 4)}
 QUICK_CLIPS = ("highway_b",)
-
-
-def realclips_dir() -> Path:
-    """$CONVOYCOUNT_REALCLIPS, else <repo>/../shared/realclips."""
-    env = os.environ.get("CONVOYCOUNT_REALCLIPS")
-    return Path(env) if env else HERE.parents[1] / "shared" / "realclips"
 
 
 def hand_counts() -> dict:
@@ -110,11 +105,9 @@ def run(quick: bool = False) -> str:
     import convoycount
     folder = realclips_dir()
     hand = hand_counts()
-    missing = [c["file"] for c in hand.values() if not (folder / c["file"]).is_file()]
-    if missing:
-        return ("## Real clips (COCO detector vs hand counts)\n\n"
-                f"Skipped: the real clips are not at {folder} (missing {', '.join(missing)}); "
-                "set CONVOYCOUNT_REALCLIPS to their folder.\n")
+    reason = why_missing([c["file"] for c in hand.values()], folder)
+    if reason:
+        return f"## Real clips (COCO detector vs hand counts)\n\nSkipped: {reason}.\n"
     names = [n for n in hand if n in QUICK_CLIPS] if quick else list(hand)
     rows, fast_rows = [], []
     for name in names:

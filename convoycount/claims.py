@@ -16,6 +16,7 @@ speed-up K lies within its interval).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -137,36 +138,44 @@ def _tokens(text: str) -> list:
     return re.findall(r"-?\d+(?:\.\d+)?|[a-z]+|\+", s)
 
 
-def _number_at(toks: list, i: int):
-    """A number starting at toks[i]: (value, end, vague) or None.
+def _number_tail(toks: list, val: float, j: int) -> tuple:
+    """(value, end) after the words that may follow a number: "two dozen",
+    "one and a half"."""
+    if j < len(toks) and toks[j] == "dozen":
+        val, j = val * 12, j + 1
+    if toks[j:j + 3] == ["and", "a", "half"]:
+        val, j = val + 0.5, j + 3
+    return val, j
 
-    vague=True for "dozens of"/"hundreds of" (read as at least 24 / 200)."""
-    n = len(toks)
-    if i >= n:
-        return None
-    t = toks[i]
 
-    def _tail(val, j):
-        # "two dozen", "one and a half"
-        if j < n and toks[j] == "dozen":
-            val, j = val * 12, j + 1
-        if toks[j:j + 3] == ["and", "a", "half"]:
-            val, j = val + 0.5, j + 3
-        return val, j
+def _digits_at(toks: list, i: int) -> tuple:
+    """A number written in digits at toks[i], with "hundred"/"thousand" and the
+    tail words after it ("2 hundred", "3 dozen"): (value, end, False)."""
+    val, j = float(toks[i]), i + 1
+    if j < len(toks) and toks[j] in ("hundred", "thousand"):
+        val, j = val * (100 if toks[j] == "hundred" else 1000), j + 1
+    val, j = _number_tail(toks, val, j)
+    return val, j, False
 
-    if re.fullmatch(r"-?\d+(?:\.\d+)?", t):
-        val, j = float(t), i + 1
-        if j < n and toks[j] in ("hundred", "thousand"):
-            val, j = val * (100 if toks[j] == "hundred" else 1000), j + 1
-        val, j = _tail(val, j)
-        return val, j, False
+
+def _idiom_at(toks: list, i: int):
+    """Fixed phrases that stand for a number: "dozens of" / "hundreds of" (vague:
+    read as at least 24 / 200), "half a dozen", "a couple", "a pair"; else None."""
+    n, t = len(toks), toks[i]
     if t in ("dozens", "hundreds") and i + 1 < n and toks[i + 1] == "of":
         return (24.0 if t == "dozens" else 200.0), i + 1, True
     if toks[i:i + 3] in (["half", "a", "dozen"], ["half", "an", "dozen"]):
         return 6.0, i + 3, False
     if t in ("a", "an") and i + 1 < n and toks[i + 1] in ("couple", "pair"):
         return 2.0, i + 2, False
+    return None
 
+
+def _words_at(toks: list, i: int):
+    """A number spelt out in words at toks[i] ("one hundred and twenty", "a
+    thousand", "twenty five"): (value, end, False), or None. Words are read while
+    they extend the number, so "nine ten" stops after "nine"."""
+    n, t = len(toks), toks[i]
     j, total, current, last, seen = i, 0, 0, None, False
     if t in ("a", "an"):
         if not (i + 1 < n and toks[i + 1] in ("hundred", "thousand", "dozen")):
@@ -208,8 +217,22 @@ def _number_at(toks: list, i: int):
         j += 1
     if not seen:
         return None
-    val, j = _tail(float(total + current), j)
+    val, j = _number_tail(toks, float(total + current), j)
     return val, j, False
+
+
+def _number_at(toks: list, i: int):
+    """A number starting at toks[i]: (value, end, vague) or None.
+
+    vague=True for "dozens of"/"hundreds of" (read as at least 24 / 200)."""
+    if i >= len(toks):
+        return None
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", toks[i]):
+        return _digits_at(toks, i)
+    idiom = _idiom_at(toks, i)
+    if idiom is not None:
+        return idiom
+    return _words_at(toks, i)
 
 
 def _duration_at(toks: list, i: int, bare_unit_ok: bool):
@@ -269,13 +292,10 @@ def _fail(text: str, what: str) -> ConvoyCountError:
     return ConvoyCountError(f"could not understand the claim {shown!r}: {what}; {_EXAMPLE}")
 
 
-def parse(text: str) -> Claim:
-    """Parse a plain-English claim into a `Claim`; raise ConvoyCountError if it cannot."""
-    if text is None or not str(text).strip():
-        raise ConvoyCountError(f"the claim is empty; {_EXAMPLE}")
-    text = " ".join(str(text).split())
-    toks = _tokens(text)
-
+def _window_of(text: str, toks: list) -> tuple:
+    """(window seconds or None, token positions inside window phrases). Several
+    phrases naming the same window are fine ("30 vehicles per minute, in a
+    minute"); different windows make the claim ambiguous."""
     windows = _find_windows(toks)
     if len({w for w, _, _ in windows}) > 1:
         raise _fail(text, "it names more than one time window")
@@ -285,12 +305,13 @@ def parse(text: str) -> Claim:
     in_window = set()
     for _, a, b in windows:
         in_window.update(range(a, b))
+    return window_s, in_window
 
-    nouns = [(i, toks[i]) for i in range(len(toks))
-             if i not in in_window and toks[i] in _VEHICLE_WORDS]
-    if not nouns:
-        raise _fail(text, "no vehicle word (vehicles, cars, trucks, buses, tanks, convoy, ...)")
 
+def _count_candidates(toks: list, in_window: set) -> list:
+    """[(value, start, end, vague)] of every number outside the window phrases; with
+    none, the article of a singular vehicle noun ("a vehicle every 2 seconds": the
+    article counts one vehicle)."""
     numbers, i = [], 0
     while i < len(toks):
         if i in in_window:
@@ -303,16 +324,17 @@ def parse(text: str) -> Claim:
         numbers.append((num[0], i, num[1], num[2]))
         i = num[1]
     if not numbers:
-        # "a vehicle every 2 seconds": the article counts one vehicle
         numbers = [(1.0, i, i + 1, False) for i in range(len(toks) - 1)
                    if toks[i] in ("a", "an") and i + 1 not in in_window
                    and toks[i + 1] in _VEHICLE_WORDS and toks[i + 1] not in _COLLECTIVE
                    and toks[i + 1] in _SINGULAR_WORDS][:1]
-    if not numbers:
-        raise _fail(text, "no number of vehicles")
+    return numbers
 
-    # The count is the number right in front of a vehicle noun ("25 cars",
-    # "nine military vehicles"); failing that, the one after "convoy of".
+
+def _pick_count(numbers: list, nouns: list) -> tuple:
+    """The candidate that counts the vehicles: the number right in front of a
+    vehicle noun ("25 cars", "nine military vehicles"); failing that, the one
+    nearest a noun (after "convoy of"); ties go to the earlier number."""
     def _score(cand):
         _, start, end, _ = cand
         after = [j - end for j, w in nouns if j >= end and w not in _COLLECTIVE]
@@ -320,36 +342,61 @@ def parse(text: str) -> Claim:
             return (0, min(after), start)
         return (1, min(abs(start - j) for j, _ in nouns), start)
 
-    value, start, end, vague = min(numbers, key=_score)
-    if value < 0:
-        raise _fail(text, f"a count of vehicles cannot be negative, got {value:g}")
-    if value != int(value):
-        raise _fail(text, f"a count of vehicles must be a whole number, got {value:g}")
+    return min(numbers, key=_score)
 
+
+def _qualifier_of(toks: list, start: int, end: int, vague: bool) -> str:
+    """The qualifier of the count at toks[start:end]: a phrase right before it
+    ("no more than"), else "+", "plus", "or more", "or fewer" right after it; a
+    vague count ("dozens of") is at least its value."""
     qualifier = "at_least" if vague else "exactly"
     for phrase, q in _QUALIFIER_PHRASES:
         k = len(phrase)
         if start - k >= 0 and tuple(toks[start - k:start]) == phrase:
-            qualifier = q
-            break
-    else:
-        after = toks[end:end + 5]
-        joined = " ".join(after)
-        if after[:1] == ["+"] or after[:1] == ["plus"] or " or more" in f" {joined}":
-            qualifier = "at_least"
-        elif " or fewer" in f" {joined}" or " or less" in f" {joined}":
-            qualifier = "at_most"
+            return q
+    after = toks[end:end + 5]
+    joined = " ".join(after)
+    if after[:1] == ["+"] or after[:1] == ["plus"] or " or more" in f" {joined}":
+        qualifier = "at_least"
+    elif " or fewer" in f" {joined}" or " or less" in f" {joined}":
+        qualifier = "at_most"
+    return qualifier
 
+
+def _vehicle_class(nouns: list) -> Optional[str]:
+    """The one class the nouns name; "military" wins ("military trucks" are
+    military vehicles); none or several ("cars and trucks") mean any vehicle."""
     classes = {_VEHICLE_WORDS[w] for _, w in nouns} - {None}
-    if "military" in classes:             # "military trucks" are military vehicles
-        vehicle_class = "military"
-    elif len(classes) == 1:
-        vehicle_class = classes.pop()
-    else:                                 # none named, or "cars and trucks": any vehicle
-        vehicle_class = None
+    if "military" in classes:
+        return "military"
+    if len(classes) == 1:
+        return classes.pop()
+    return None
 
-    return Claim(text=text, count=int(value), qualifier=qualifier,
-                 vehicle_class=vehicle_class, window_s=window_s)
+
+def parse(text: str) -> Claim:
+    """Parse a plain-English claim into a `Claim`; raise ConvoyCountError if it cannot."""
+    if text is None or not str(text).strip():
+        raise ConvoyCountError(f"the claim is empty; {_EXAMPLE}")
+    text = " ".join(str(text).split())
+    toks = _tokens(text)
+    window_s, in_window = _window_of(text, toks)
+
+    nouns = [(i, toks[i]) for i in range(len(toks))
+             if i not in in_window and toks[i] in _VEHICLE_WORDS]
+    if not nouns:
+        raise _fail(text, "no vehicle word (vehicles, cars, trucks, buses, tanks, convoy, ...)")
+    numbers = _count_candidates(toks, in_window)
+    if not numbers:
+        raise _fail(text, "no number of vehicles")
+
+    value, start, end, vague = _pick_count(numbers, nouns)
+    if value < 0:
+        raise _fail(text, f"a count of vehicles cannot be negative, got {value:g}")
+    if value != int(value):
+        raise _fail(text, f"a count of vehicles must be a whole number, got {value:g}")
+    return Claim(text=text, count=int(value), qualifier=_qualifier_of(toks, start, end, vague),
+                 vehicle_class=_vehicle_class(nouns), window_s=window_s)
 
 
 # ---------------------------------------------------------------- judging
@@ -408,11 +455,12 @@ class ClaimResult:
     tolerance: int
     reason: str
     by_basis: dict                               # {"clip": BasisVerdict, "real": BasisVerdict | None}
+    parts: dict = field(default_factory=dict)    # {"count": {...}, "class": {...}}: judged apart
 
     def to_dict(self) -> dict:
         return {"text": self.text, "parsed": self.parsed.to_dict(), "basis": self.basis,
                 "observed": self.observed, "verdict": self.verdict, "tolerance": self.tolerance,
-                "reason": self.reason,
+                "reason": self.reason, "parts": self.parts,
                 "by_basis": {k: (None if v is None else v.to_dict())
                              for k, v in self.by_basis.items()}}
 
@@ -523,18 +571,51 @@ def _finish(parts: list) -> str:
     return s[0].upper() + s[1:] + "."
 
 
-def _class_choice(claim: Claim, class_aware: bool):
-    """(class to filter on or None, note for the reason)."""
+CLASS_STATUSES = ("not_claimed", "checked", "unverified", "contradicted")
+
+# What a detector that cannot name a claimed class may call such a vehicle instead.
+# A COCO detector sees a tank or an APC as a truck (sometimes a bus), never as a car
+# or a motorcycle; a military jeep or Humvee it sees as a car; a van as a car or a
+# truck. "vehicle" is a class-blind detector's (motion) only label.
+_LOOKALIKES = {
+    "armour": ("truck", "bus", "vehicle"),
+    "military": ("truck", "bus", "car", "vehicle"),
+    "van": ("car", "truck", "vehicle"),
+}
+_ARMOUR_WORDS = {"tank", "tanks", "apc", "apcs", "armoured", "armored"}
+
+
+@dataclass(frozen=True)
+class _ClassPart:
+    status: str                     # one of CLASS_STATUSES
+    count_class: Optional[str]      # count only events of this class (None: see candidates)
+    candidates: Optional[tuple]     # unverified: classes that could be the claimed one
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "reason": self.reason,
+                "candidate_classes": None if self.candidates is None else list(self.candidates)}
+
+
+def _class_part(claim: Claim, detector_classes: Optional[Sequence[str]]) -> _ClassPart:
+    """Can the counts see the claimed class? `detector_classes`: the classes the
+    detector emits (None: trust the events' classes as they are)."""
     c = claim.vehicle_class
     if c is None:
-        return None, ""
-    if not class_aware:
-        return None, (f"the detector does not tell {_PLURAL[c]} from other vehicles, "
-                      f"so all vehicles were counted")
-    if c == "military":
-        return None, ("detectors cannot reliably tell military from civilian vehicles "
-                      "(a COCO detector labels them truck, bus or car), so all vehicles were counted")
-    return c, ""
+        return _ClassPart("not_claimed", None, None, "")
+    if c != "military" and (detector_classes is None or c in detector_classes):
+        return _ClassPart("checked", c, None, f"{_PLURAL[c]} were counted by class")
+    kind = "armour" if _ARMOUR_WORDS & set(_tokens(claim.text)) else c
+    known = tuple(detector_classes or ())
+    candidates = tuple(k for k in _LOOKALIKES.get(kind, (c, "vehicle")) if k in known or not known)
+    if known == ("vehicle",):
+        why = f"the detector does not tell {_PLURAL[c]} from other vehicles"
+    elif c == "military":
+        why = ("no detector here tells military from civilian vehicles (a COCO detector "
+               f"labels them {' or '.join(k for k in candidates if k != 'vehicle')})")
+    else:
+        why = f"the detector has no {_SINGULAR[c]} class"
+    return _ClassPart("unverified", None, candidates, why)
 
 
 def _class_count(value, cls) -> Optional[int]:
@@ -546,63 +627,49 @@ def _class_count(value, cls) -> Optional[int]:
     return int(value) if cls is None else None
 
 
-def judge(claim: Claim, events: Sequence[CrossingEvent], time_map: TimeMap, *,
-          clip_span_s: tuple, count_total: Optional[int] = None,
-          stable_tracks: Union[int, Mapping[str, int], None] = None,
-          basis: Optional[str] = None, count_uncertainty: int = 0,
-          class_aware: bool = True) -> ClaimResult:
-    """Judge `claim` against crossing `events` on the clip and real time bases.
-
-    clip_span_s: (start, end) clip time covered by the analysed footage.
-    count_total: distinct vehicles counted at the line (all classes); default:
-      distinct track ids among `events`. Used only when all classes are counted.
-    stable_tracks: distinct vehicles tracked long enough even without crossing;
-      an int (all classes) or {class: count}. A total claim uses the larger count.
-    basis: "clip" | "real" | None (real when the time map is known, else clip).
-    """
-    if basis is not None and basis not in BASES:
-        raise ConvoyCountError(f"basis must be one of {BASES} or None, got {basis!r}")
+def _clip_span(clip_span_s) -> tuple:
+    """(start, end) clip seconds of the analysed footage, as floats, checked: two
+    finite numbers with start <= end."""
     try:
         span_start, span_end = (float(v) for v in clip_span_s)
     except (TypeError, ValueError):
         raise ConvoyCountError(f"clip_span_s must be (start, end) seconds, got {clip_span_s!r}")
     if not (math.isfinite(span_start) and math.isfinite(span_end) and span_end >= span_start):
         raise ConvoyCountError(f"clip_span_s must satisfy start <= end, got {clip_span_s!r}")
-    clip_span = (span_start, span_end)
+    return (span_start, span_end)
 
-    tol = default_tolerance(claim, count_uncertainty)
-    cls, class_note = _class_choice(claim, class_aware)
-    chosen = [e for e in events if cls is None or e.class_name == cls]
-    clip_times = sorted(float(e.clip_time_s) for e in chosen if math.isfinite(e.clip_time_s))
-    counted_cls = cls                # what was counted, for the wording
-    claimed = f"the claim says {_claimed(claim)} (tolerance \u00b1{tol})"
-    k = time_map.speedup if time_map.known else None
-    k_text = None
-    if k is not None:
-        k_text = f"real time (\u00d7{_fmt_k(k)}, {_SOURCE_WORDS.get(time_map.source, time_map.source)}"
-        if time_map.interval is not None:
-            k_text += f", {_fmt_k(time_map.interval[0])}\u2013{_fmt_k(time_map.interval[1])}"
-        k_text += ")"
 
-    if claim.kind == "total":
-        clip_v, real_v = _judge_total(claim, chosen, cls, counted_cls, clip_span, k,
-                                      count_total, stable_tracks, tol, claimed, class_note)
-    else:
-        v, obs, win, span = _rate_eval(claim, clip_times, clip_span, 1.0, tol)
-        clip_v = BasisVerdict("clip", v, obs, tol, win, span, _finish(
-            [_rate_sentence(claim, v, obs, win, span, "clip time", counted_cls), claimed, class_note]))
-        real_v = None
-        if k is not None:
-            real_v = _judge_rate_real(claim, clip_times, clip_span, time_map, tol, k_text,
-                                      counted_cls, claimed, class_note)
+def _real_time_words(time_map: TimeMap) -> str:
+    """How the reasons name real time: the speed-up, where it comes from, and its
+    interval when there is one."""
+    k = time_map.speedup
+    text = f"real time (\u00d7{_fmt_k(k)}, {_SOURCE_WORDS.get(time_map.source, time_map.source)}"
+    if time_map.interval is not None:
+        text += f", {_fmt_k(time_map.interval[0])}\u2013{_fmt_k(time_map.interval[1])}"
+    return text + ")"
 
-    chosen_basis = basis or ("real" if k is not None else "clip")
-    if chosen_basis == "clip":
+
+def _judge_rate(claim, clip_times, clip_span, time_map, tol, counted_cls, claimed, class_note):
+    """(clip verdict, real verdict or None when real time is unknown) of a rate claim."""
+    v, obs, win, span = _rate_eval(claim, clip_times, clip_span, 1.0, tol)
+    clip_v = BasisVerdict("clip", v, obs, tol, win, span, _finish(
+        [_rate_sentence(claim, v, obs, win, span, "clip time", counted_cls), claimed, class_note]))
+    real_v = None
+    if time_map.known:
+        real_v = _judge_rate_real(claim, clip_times, clip_span, time_map, tol,
+                                  _real_time_words(time_map), counted_cls, claimed, class_note)
+    return clip_v, real_v
+
+
+def _on_basis(claim: Claim, basis: str, tol: int, clip_v, real_v) -> ClaimResult:
+    """The result on the chosen basis. A total does not depend on the basis, so it
+    is answered on clip time when real time is unknown; a rate on an unknown real
+    time is undetermined."""
+    if basis == "clip":
         top = clip_v
     elif real_v is not None:
         top = real_v
     elif claim.kind == "total":
-        # A total does not depend on the time basis: answer it anyway.
         top = clip_v
     else:
         reason = _finish([f"Real time is unknown (no speed-up given or estimated), so "
@@ -610,8 +677,122 @@ def judge(claim: Claim, events: Sequence[CrossingEvent], time_map: TimeMap, *,
                           "give --speedup or --real-duration, or judge on clip time"])
         return ClaimResult(claim.text, claim, "real", "undetermined", None, tol, reason,
                            {"clip": clip_v, "real": None})
-    return ClaimResult(claim.text, claim, chosen_basis, top.verdict, top.observed, tol,
+    return ClaimResult(claim.text, claim, basis, top.verdict, top.observed, tol,
                        top.reason, {"clip": clip_v, "real": real_v})
+
+
+def judge(claim: Claim, events: Sequence[CrossingEvent], time_map: TimeMap, *,
+          clip_span_s: tuple, count_total: Optional[int] = None,
+          stable_tracks: Union[int, Mapping[str, int], None] = None,
+          basis: Optional[str] = None, count_uncertainty: int = 0,
+          detector_classes: Optional[Sequence[str]] = None) -> ClaimResult:
+    """Judge `claim` against crossing `events` on the clip and real time bases.
+
+    The number and the class are judged apart (`parts`). A class the detector
+    labels is counted by class. A class it cannot name (any class for a
+    class-blind detector; "military" for every detector here) bounds the count
+    between none and every vehicle that could be one: a verdict that holds at
+    both bounds stands, otherwise the claim is `undetermined`; if every counted
+    vehicle is clearly something else (cars for "tanks"), the class is contradicted.
+
+    clip_span_s: (start, end) clip time covered by the analysed footage.
+    count_total: distinct vehicles counted at the line (all classes); default:
+      distinct track ids among `events`. Used only when all classes are counted.
+    stable_tracks: distinct vehicles tracked long enough even without crossing;
+      an int (all classes) or {class: count}. A total claim uses the larger count.
+    basis: "clip" | "real" | None (real when the time map is known, else clip).
+    detector_classes: the classes the detector can emit (None: trust the events).
+    """
+    if basis is not None and basis not in BASES:
+        raise ConvoyCountError(f"basis must be one of {BASES} or None, got {basis!r}")
+    clip_span = _clip_span(clip_span_s)
+    basis = basis or ("real" if time_map.known else "clip")
+    part = _class_part(claim, detector_classes)
+    if part.status != "unverified":
+        chosen = [e for e in events if part.count_class is None or e.class_name == part.count_class]
+        r = _judge_counts(claim, chosen, part.count_class, time_map, clip_span, count_total,
+                          stable_tracks, basis, count_uncertainty, "")
+        return dataclasses.replace(r, parts=_parts(r, part))
+    return _judge_unverified_class(claim, events, part, time_map, clip_span, stable_tracks,
+                                   basis, count_uncertainty)
+
+
+def _judge_counts(claim, chosen, counted_cls, time_map, clip_span, count_total, stable_tracks,
+                  basis, count_uncertainty, class_note) -> ClaimResult:
+    """The number part: the claim judged on the events `chosen`."""
+    tol = default_tolerance(claim, count_uncertainty)
+    clip_times = sorted(float(e.clip_time_s) for e in chosen if math.isfinite(e.clip_time_s))
+    claimed = f"the claim says {_claimed(claim)} (tolerance \u00b1{tol})"
+    k = time_map.speedup if time_map.known else None
+    if claim.kind == "total":
+        clip_v, real_v = _judge_total(claim, chosen, counted_cls, counted_cls, clip_span, k,
+                                      count_total, stable_tracks, tol, claimed, class_note)
+    else:
+        clip_v, real_v = _judge_rate(claim, clip_times, clip_span, time_map, tol, counted_cls,
+                                     claimed, class_note)
+    return _on_basis(claim, basis, tol, clip_v, real_v)
+
+
+def _parts(r: ClaimResult, part: _ClassPart) -> dict:
+    """The number part (as judged on the vehicles counted for it) and the class part."""
+    return {"count": {"verdict": r.verdict, "observed": r.observed, "basis": r.basis},
+            "class": part.to_dict()}
+
+
+def _judge_unverified_class(claim, events, part: _ClassPart, time_map, clip_span, stable_tracks,
+                            basis, count_uncertainty) -> ClaimResult:
+    """Bound the count of a class nobody can see: from none of the vehicles to every
+    one that could be of that class."""
+    cands = [e for e in events if e.class_name in part.candidates]
+    if isinstance(stable_tracks, Mapping):
+        stable_hi = int(sum(v for k, v in stable_tracks.items() if k in part.candidates))
+    else:                               # an int covers every class: usable if all are candidates
+        stable_hi = stable_tracks if len(cands) == len(events) else None
+    what = _PLURAL[claim.vehicle_class]
+    note = f"{part.reason}, so between 0 and {len(cands)} of the counted vehicles may be {what}"
+    hi = _judge_counts(claim, cands, None, time_map, clip_span, len({e.track_id for e in cands}),
+                       stable_hi, basis, count_uncertainty, note)
+    if events and not cands:
+        return _class_contradicted(claim, events, part, hi)
+    lo = _judge_counts(claim, [], None, time_map, clip_span, 0, 0, basis, count_uncertainty, note)
+    by_basis = {b: _bounded(v, lo.by_basis.get(b), f"all {len(cands)} vehicles that could be "
+                            f"{what} were") for b, v in hi.by_basis.items()}
+    top = by_basis.get(hi.basis)
+    if top is None:                     # a rate on unknown real time: undetermined already
+        return dataclasses.replace(hi, parts=_parts(hi, part))
+    return ClaimResult(claim.text, claim, hi.basis, top.verdict, top.observed, hi.tolerance,
+                       top.reason, by_basis, _parts(hi, part))
+
+
+def _class_contradicted(claim, events, part: _ClassPart, hi: ClaimResult) -> ClaimResult:
+    """Every counted vehicle is clearly of another class (cars for "tanks"): the
+    footage contradicts the claim whatever the number, on every basis."""
+    seen, what = _classes_seen(events), _PLURAL[claim.vehicle_class]
+    part = dataclasses.replace(part, status="contradicted", reason=(
+        f"every counted vehicle was seen as {seen}; none could be {what}"))
+    reason = _finish([f"The footage shows {len(events)} {_noun(None, len(events))}, all {seen}, "
+                      f"and none that could be {what}", f"the claim says {_claimed(claim)}"])
+    by_basis = {b: None if v is None else dataclasses.replace(v, verdict="inconsistent",
+                                                              reason=reason)
+                for b, v in hi.by_basis.items()}
+    return ClaimResult(claim.text, claim, hi.basis, "inconsistent", 0, hi.tolerance, reason,
+                       by_basis, _parts(hi, part))
+
+
+def _bounded(hv: Optional[BasisVerdict], lv: Optional[BasisVerdict], if_all: str):
+    """One basis's verdict when the true count lies between lv's (none of the
+    candidates is of the claimed class) and hv's (all are): it stands if both
+    agree, else it is undetermined."""
+    if hv is None or lv is None or hv.verdict == lv.verdict:
+        return hv
+    return dataclasses.replace(hv, verdict="undetermined", reason=_finish([
+        f"If {if_all}, the claim would be {hv.verdict}; if none were, {lv.verdict}",
+        hv.reason.rstrip(".")]))
+
+
+def _classes_seen(events) -> str:
+    names = sorted({_PLURAL.get(e.class_name, e.class_name) for e in events})
+    return " or ".join(names)
 
 
 def _judge_total(claim, chosen, cls, counted_cls, clip_span, k, count_total, stable_tracks,

@@ -7,23 +7,32 @@ modules are imported inside the commands, so `--help` and `probe` stay fast
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from . import options as opt
-from .errors import ConvoyCountError
+from .cli_options import with_analysis_options
+from .errors import ConvoyCountError, ConvoyCountWarning
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Check claims about vehicle footage: count distinct vehicles with exact "
                        "timestamps, undo speed-ups, judge claims, and show the evidence.")
 
+@app.callback()
+def _global_options(debug: bool = typer.Option(
+        False, "--debug", help="On an internal error, print the traceback (it is always saved to a file).")):
+    # Read by main() from argv before the app runs; declared here so typer accepts it.
+    del debug
+
+
 EXIT_USER_ERROR = 2
-EXIT_INTERNAL = 3
+EXIT_INTERNAL = 1
 
 
 def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
@@ -60,40 +69,25 @@ def probe(clip: Path = typer.Argument(..., help="Video file."),
 
 
 @app.command()
+@with_analysis_options
 def count(
     clip: Path = typer.Argument(..., help="Video file."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the report as JSON to FILE ('-' = stdout)."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write one row per counted vehicle to FILE."),
-    start: opt.Start = None,
-    end: opt.End = None,
-    detector: opt.Detector = "motion",
-    model: opt.Model = None,
-    conf: opt.Conf = None,
-    imgsz: opt.Imgsz = None,
-    device: opt.Device = None,
-    classes: opt.Classes = None,
-    stride: opt.Stride = 1,
-    line: opt.Line = None,
-    speedup: opt.Speedup = None,
-    real_duration: opt.RealDuration = None,
-    claim: opt.Claim = None,
-    claim_basis: opt.ClaimBasis = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Write the evidence to DIR: report.html, annotated.mp4, contact sheet, timeline, tracks.txt, report.json, events.csv."),
     no_video: bool = typer.Option(False, "--no-video", help="With --out: skip annotated.mp4 (the slow part)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary, no progress bar."),
+    options=None,
 ):
     """Count distinct vehicles crossing a line, with clip and real time for each."""
     from .pipeline import analyze
+    _check_outputs(clip, json_out=None if json_out == "-" else json_out, csv_out=csv_out)
     if out_dir:
         from .evidence import check_out_dir
         check_out_dir(out_dir)   # fail before the long analysis, not after
     with _progress_bar(not quiet) as bar:
         task = bar.add_task(clip.name, total=1.0) if bar else None
-        report = analyze(clip, detector=detector, model=model, conf=conf, imgsz=imgsz,
-                         device=device,
-                         classes=opt.parse_classes(classes), stride=stride, line=line,
-                         speedup=speedup, real_duration_s=real_duration, claim=claim,
-                         claim_basis=claim_basis, start_s=start, end_s=end,
+        report = analyze(clip, options,
                          progress=(lambda f: bar.update(task, completed=f)) if bar else None)
     if json_out == "-":
         sys.stdout.write(report.to_json())
@@ -115,6 +109,29 @@ def count(
             typer.echo(f"evidence: {out_dir / 'report.html'}", err=json_out == "-")
 
 
+def _check_outputs(clip: Path, **outputs) -> None:
+    """No output may overwrite the input clip or another output (`--json clip.mp4`
+    would replace the video with JSON): refused before any work is done."""
+    given = {name: Path(p) for name, p in outputs.items() if p}
+    seen = {}
+    for name, path in given.items():
+        option = "--" + name.replace("_out", "")
+        if path.is_dir():
+            raise ConvoyCountError(f"{option} {path} is a directory; give a file name")
+        if _same_file(path, clip):
+            raise ConvoyCountError(f"{option} {path} is the input clip; choose another file name")
+        for other, other_path in seen.items():
+            if _same_file(path, other_path):
+                raise ConvoyCountError(f"{option} and {other} are the same file {path}")
+        seen[option] = path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
 def _register_commands() -> None:
     """Commands that live beside their features (each module imports its heavy
     dependencies only when the command runs)."""
@@ -134,27 +151,71 @@ _register_commands()
 
 
 def main() -> None:
-    """Entry point: run the app; user errors become one line, never a traceback."""
+    """Entry point. Exit 0: done. Exit 2: something the user can fix (one line: what
+    and how). Exit 1: our bug (one line and the path of the saved traceback; `--debug`
+    prints it). Exit 130: interrupted. Never a raw traceback or a raw Python warning."""
+    debug = "--debug" in sys.argv[1:]
+    with _one_line_warnings():
+        try:
+            # Without standalone mode click returns a command's exit code instead of exiting.
+            sys.exit(app(standalone_mode=False) or 0)
+        except ConvoyCountError as e:
+            _fail(str(e))
+        except typer.Exit as e:
+            sys.exit(e.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        except Exception as e:
+            if _is_usage_error(e):
+                if not e.format_message().strip():     # no arguments: help was printed already
+                    sys.exit(e.exit_code)
+                _fail(e.format_message())
+            _internal_error(e, debug)
+
+
+def _is_usage_error(e: BaseException) -> bool:
+    """Typer's parser errors (click's UsageError family, which typer may vendor):
+    a bad or missing option is the user's to fix."""
+    return hasattr(e, "format_message") and hasattr(e, "exit_code")
+
+
+def _internal_error(e: BaseException, debug: bool) -> None:
+    """Anything we did not anticipate is our bug, not the user's: save the
+    traceback where a bug report can attach it, and say where."""
+    import tempfile
+    import time
+    import traceback
+    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    if debug:
+        sys.stderr.write(text)
+    where = Path(tempfile.gettempdir()) / f"convoycount-traceback-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
     try:
-        # Without standalone mode click returns a command's exit code instead of exiting.
-        sys.exit(app(standalone_mode=False) or 0)
-    except (ConvoyCountError, ValueError) as e:
-        # The library raises ValueError (ConvoyCountError is one) for anything the
-        # user can fix: expected vs actual, in one line.
-        _fail(str(e))
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        _fail("interrupted", 130)
-    except Exception as e:   # usage errors from typer's parser, and anything unexpected
-        if hasattr(e, "format_message") and hasattr(e, "exit_code"):   # click's UsageError family
-            if not e.format_message().strip():     # no arguments: help was printed already
-                sys.exit(e.exit_code)
-            _fail(e.format_message())
-        if os.environ.get("CONVOYCOUNT_DEBUG"):
-            raise
-        _fail(f"internal error: {type(e).__name__}: {e} (set CONVOYCOUNT_DEBUG=1 for the traceback)",
-              EXIT_INTERNAL)
+        where.write_text(f"convoycount {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8")
+        saved = f"traceback saved to {where}"
+    except OSError:
+        saved = "the traceback could not be saved"
+    _fail(f"internal error (a bug in convoycount): {type(e).__name__}: {e} ({saved}; "
+          "--debug prints it)", EXIT_INTERNAL)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Library warnings as one `warning:` line each, once. convoycount's own warnings
+    are in the report (and the summary), so they are not printed twice."""
+    shown = set()
+
+    def show(message, category, *_args, **_kw):
+        if issubclass(category, ConvoyCountWarning):
+            return
+        line = " ".join(str(message).split())
+        if line not in shown:
+            shown.add(line)
+            sys.stderr.write(f"warning: {line}\n")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
 
 
 if __name__ == "__main__":

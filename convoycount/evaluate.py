@@ -115,7 +115,11 @@ def make_suite_clip(entry, folder) -> tuple:
 # Known limits of the motion detector, kept in the suite so they stay measured:
 # at x6-x8 two-way traffic, vehicles passing each other in adjacent lanes merge
 # into one blob for several frames and a track can jump to the other vehicle.
+# Clips the motion detector is known to miscount: (why, the count it gives). Tests
+# hold it to exactly that count, so a regression cannot hide behind the known
+# limit, and an improvement shows up as a failure that asks for this table to be
+# updated. Measured on two independent renders of each clip (both gave these).
 MOTION_KNOWN_LIMITS = {
-    "two_way_x8": "vehicles passing in opposite lanes merge into one motion blob at x8",
-    "two_way_720p_x6": "vehicles passing in opposite lanes merge into one motion blob at x6",
+    "two_way_x8": ("vehicles passing in opposite lanes merge into one motion blob at x8", 13),
+    "two_way_720p_x6": ("vehicles passing in opposite lanes merge into one motion blob at x6", 10),
 }

@@ -1,38 +1,131 @@
-"""Command-line options shared by `count` and `batch`, declared once.
+"""AnalysisOptions: everything one analysis is asked to do, in one frozen value.
 
-Each is an `Annotated` type for typer, so both commands spell, document and
-parse them identically."""
+The CLI (`count`, `batch`), the batch runner and the Python API all build one of
+these, and it is checked here, once, before any frame is decoded: a bad `--line`
+fails a batch before its first clip, not on every row. The report's `params` is
+`options.params()`, so what was asked is recorded in exactly the words it was
+checked in. To add an option: add a field (with units in its name and a good
+default), check it in `_check()`, use it in the stage that needs it.
+"""
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Optional, Union
 
-import typer
-from typing_extensions import Annotated
+from .count import CounterSettings, Line
+from .detect import DetectorOptions
+from .errors import ConvoyCountError
+from .track import TrackerSettings
+from .video import check_stride
 
-Start = Annotated[Optional[float], typer.Option("--start", help="Analyse from this clip time (s).")]
-End = Annotated[Optional[float], typer.Option("--end", help="Analyse up to this clip time (s).")]
-Detector = Annotated[str, typer.Option("--detector", help="motion | coco | yolo | auto.")]
-Model = Annotated[Optional[str], typer.Option("--model", help="Weights for the yolo/coco detector.")]
-Imgsz = Annotated[Optional[int], typer.Option("--imgsz", help="Detector input size (yolo, coco).")]
-Device = Annotated[Optional[str], typer.Option("--device", help="yolo: cpu (default) or cuda.")]
-Stride = Annotated[int, typer.Option(
-    "--stride", min=1, help="Detect on every Nth frame only (N times fewer detector calls; "
-                            "times stay exact, from each frame's own timestamp).")]
-Classes = Annotated[Optional[str], typer.Option(
-    "--classes", help="Only these classes, comma-separated, e.g. car,truck,bus (yolo, coco).")]
-Conf = Annotated[Optional[float], typer.Option("--conf", help="Detector confidence threshold.")]
-Line = Annotated[Optional[str], typer.Option(
-    "--line", help="Counting line x1,y1,x2,y2 in 0..1 (default: across the main flow).")]
-Speedup = Annotated[Optional[str], typer.Option(
-    "--speedup", help="The clip plays K times faster than reality; 'auto' estimates K.")]
-RealDuration = Annotated[Optional[float], typer.Option(
-    "--real-duration", help="The filmed event really lasted S seconds.")]
-Claim = Annotated[Optional[str], typer.Option(
-    "--claim", help='A claim to judge, e.g. "nine vehicles in 10 seconds".')]
-ClaimBasis = Annotated[Optional[str], typer.Option(
-    "--claim-basis", help="clip | real (default: real when a speed-up is known).")]
+CLAIM_BASES = ("clip", "real")
+
+# Flat keyword names (the API's and the CLI's) that belong to the detector.
+_DETECTOR_KEYS = {"detector": "name", "model": "model", "conf": "conf", "imgsz": "imgsz",
+                  "device": "device", "classes": "classes"}
+# Earlier spellings of the settings keywords, still accepted by analyze().
+_ALIASES = {"tracker_settings": "tracker", "counter_settings": "counter"}
 
 
-def parse_classes(text: Optional[str]) -> Optional[tuple]:
-    """--classes "car, truck" -> ("car", "truck"); None stays None."""
-    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
+@dataclass(frozen=True)
+class AnalysisOptions:
+    detector: DetectorOptions = field(default_factory=DetectorOptions)
+    line: Optional[Line] = None                      # None: chosen across the main flow
+    stride: int = 1                                  # detect on every Nth decoded frame
+    start_s: Optional[float] = None                  # analyse from this clip time
+    end_s: Optional[float] = None                    # ...up to this clip time
+    speedup: Union[None, float, str] = None          # K, "auto" (estimate), or None
+    real_duration_s: Optional[float] = None          # the filmed event really lasted this long
+    claim: Optional[str] = None                      # a claim to judge, as typed
+    claim_basis: Optional[str] = None                # clip | real | None (real when K is known)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    counter: CounterSettings = field(default_factory=CounterSettings)
+    stable_min_frames: int = 5                       # frames a track needs to be a "stable" vehicle
+
+    def __post_init__(self):
+        # Normalise what a user may type as text, so every caller gets the same value.
+        if isinstance(self.line, str):
+            try:
+                object.__setattr__(self, "line", Line.parse(self.line))
+            except ValueError as e:          # Line checks its numbers with plain ValueErrors
+                raise ConvoyCountError(str(e)) from None
+        object.__setattr__(self, "speedup", _parse_speedup(self.speedup))
+        self._check()
+
+    def _check(self) -> None:
+        if not isinstance(self.detector, DetectorOptions):
+            raise ConvoyCountError(f"detector must be DetectorOptions, got {type(self.detector).__name__}")
+        if self.claim_basis not in (None, *CLAIM_BASES):
+            raise ConvoyCountError(f"--claim-basis must be clip or real, got {self.claim_basis!r}")
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ConvoyCountError(f"--end ({self.end_s}) must be after --start ({self.start_s})")
+        if self.speedup is not None and self.real_duration_s is not None:
+            raise ConvoyCountError("give either --speedup or --real-duration, not both")
+        check_stride(self.stride)
+        if self.real_duration_s is not None and not float(self.real_duration_s) > 0:
+            raise ConvoyCountError("--real-duration must be a positive number of seconds, "
+                                   f"got {self.real_duration_s}")
+        if not (isinstance(self.stable_min_frames, int) and self.stable_min_frames >= 1):
+            raise ConvoyCountError(f"stable_min_frames must be a whole number >= 1, "
+                                   f"got {self.stable_min_frames!r}")
+        self.parsed_claim      # a claim that cannot be parsed fails here, with an example
+
+    @cached_property
+    def parsed_claim(self):
+        """The claim as `claims.Claim`, or None."""
+        if self.claim is None:
+            return None
+        from .claims import parse
+        return parse(self.claim)
+
+    @classmethod
+    def from_keywords(cls, **kw) -> "AnalysisOptions":
+        """From the flat keywords of `analyze()` and the CLI: detector="coco",
+        model=..., conf=..., imgsz=..., device=..., classes=... go into the
+        DetectorOptions; the rest are fields of their own."""
+        return cls().replace(**kw)
+
+    def replace(self, **kw) -> "AnalysisOptions":
+        """A copy with some options changed, given as flat keywords."""
+        kw = {_ALIASES.get(k, k): v for k, v in kw.items()}
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(kw) - fields - set(_DETECTOR_KEYS))
+        if unknown:
+            known = sorted((fields - {"detector"}) | set(_DETECTOR_KEYS))
+            raise ConvoyCountError(f"unknown analyze option(s) {', '.join(unknown)}; "
+                                   f"known: {', '.join(known)}")
+        det = {_DETECTOR_KEYS[k]: kw.pop(k) for k in list(kw)
+               if k in _DETECTOR_KEYS and not isinstance(kw[k], DetectorOptions)}
+        new = dataclasses.replace(self, **kw)
+        if det:
+            new = dataclasses.replace(new, detector=dataclasses.replace(new.detector, **det))
+        return new
+
+    def params(self) -> dict:
+        """The JSON form recorded in the report (and hashed by batch resume)."""
+        d = self.detector
+        return {"detector": d.name, "model": d.model, "conf": d.conf, "imgsz": d.imgsz,
+                "device": d.device, "classes": list(d.classes) if d.classes else None,
+                "stride": self.stride, "line": None if self.line is None else self.line.to_dict(),
+                "speedup": self.speedup, "real_duration_s": self.real_duration_s,
+                "claim": self.claim, "claim_basis": self.claim_basis,
+                "start_s": self.start_s, "end_s": self.end_s,
+                "tracker": dataclasses.asdict(self.tracker),
+                "counter": dataclasses.asdict(self.counter),
+                "stable_min_frames": self.stable_min_frames}
+
+
+def _parse_speedup(speedup) -> Union[None, float, str]:
+    """A positive number, "auto" (estimate it), or None."""
+    if speedup is None or speedup == "auto":
+        return speedup
+    try:
+        k = float(speedup)
+    except (TypeError, ValueError):
+        k = float("nan")
+    if not (0 < k < math.inf):
+        raise ConvoyCountError(f"--speedup must be a positive number or 'auto', got {speedup!r}")
+    return k

@@ -2,7 +2,8 @@
 
     frames (pts) -> Detector -> Tracker -> LineCounter -> TimeMap -> claims.judge -> Report
 
-Every stage is built fresh for each call, so nothing leaks between clips.
+Every stage is built fresh for each call, so nothing leaks between clips. The
+steps below each do one thing; `analyze` only wires them in order.
 """
 from __future__ import annotations
 
@@ -10,43 +11,117 @@ import dataclasses
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
 from . import detect as detect_mod
-from .count import CounterSettings, Line, LineCounter, auto_line
-from .errors import ConvoyCountError, ConvoyCountWarning, InputError
+from .count import Line, LineCounter, auto_line
+from .errors import ConvoyCountWarning, InputError
 from .hashing import sha256_file
+from .options import AnalysisOptions
 from .report import Report
 from .timing import TimeMap
-from .track import Tracker, TrackerSettings
-from .video import check_stride, frames, probe
+from .track import Tracker
+from .video import ClipInfo, frames, probe
 
 PREPARE_SAMPLES = 40        # frames sampled over the clip to seed a background model
 
 
-def check_options(*, line=None, claim=None, claim_basis=None, start_s=None, end_s=None,
-                  speedup=None, real_duration_s=None, stride=1) -> tuple:
-    """Parse and check everything a user typed, before any expensive work (also used
-    by batch to fail before the first clip). Returns (Line|None, Claim|None, speedup)."""
-    if isinstance(line, str):
-        line = Line.parse(line)
-    parsed_claim = None
-    if claim is not None:
-        from .claims import parse as parse_claim
-        parsed_claim = parse_claim(claim)
-    if claim_basis not in (None, "clip", "real"):
-        raise ConvoyCountError(f"--claim-basis must be clip or real, got {claim_basis!r}")
-    if start_s is not None and end_s is not None and end_s <= start_s:
-        raise ConvoyCountError(f"--end ({end_s}) must be after --start ({start_s})")
-    if speedup is not None and real_duration_s is not None:
-        raise ConvoyCountError("give either --speedup or --real-duration, not both")
-    check_stride(stride)
-    if real_duration_s is not None and not float(real_duration_s) > 0:
-        raise ConvoyCountError(f"--real-duration must be a positive number of seconds, got {real_duration_s}")
-    return line, parsed_claim, _parse_speedup(speedup)
+@dataclass
+class _Tracked:
+    """What the decode-detect-track loop hands on."""
+    tracks: list
+    frames: int
+    span_s: tuple            # (first frame's time, end of the last frame)
+    info: ClipInfo           # marked truncated if decoding stopped early
+    warnings: list
+
+
+def analyze(path, options: Optional[AnalysisOptions] = None, *,
+            progress: Optional[Callable[[float], None]] = None, **keywords) -> Report:
+    """Count the distinct vehicles in a clip and judge an optional claim.
+
+    `options` is an AnalysisOptions; keywords are its fields in flat form and
+    change it (`analyze(clip, speedup=4, claim="nine vehicles in 10 seconds")`,
+    `analyze(clip, detector="coco", model=..., line="0.5,0,0.5,1")`). `line` is
+    "x1,y1,x2,y2" in 0..1 (or a Line); None picks one across the dominant flow.
+    `speedup` K means the clip plays K times faster than reality ("auto" estimates
+    K with an interval); `real_duration_s` says how long the filmed event really
+    lasted. `stride` N detects on every Nth frame only (every time stays the
+    frame's own timestamp, and the tracker works in seconds, so nothing is
+    re-timed). `progress` is called with the fraction of the clip done."""
+    t0 = time.perf_counter()
+    options = options or AnalysisOptions()
+    if keywords:
+        options = options.replace(**keywords)
+    p = Path(path)
+    info = probe(p)
+    det = detect_mod.create(options.detector)
+    seen = _detect_and_track(p, info, det, options, progress)
+    line = options.line or auto_line(seen.tracks, info.width, info.height)
+    counter = LineCounter(line, info.width, info.height, options.counter)
+    tmap = _time_map(options, seen.span_s[1] - seen.span_s[0], path=p, info=seen.info,
+                     tracks=seen.tracks)
+    events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s))
+              for e in counter.count(seen.tracks)]
+    # Stable = seen in stable_min_frames frames; with a stride it is seen in 1/N of them.
+    stable = sum(1 for t in seen.tracks
+                 if is_stable(t, -(-options.stable_min_frames // options.stride)))
+    result = _judge_claim(options, events, tmap, seen.span_s, stable, det)
+    return Report(input_path=str(path), input_sha256=sha256_file(p),
+                  input_bytes=os.path.getsize(p), probe=seen.info,
+                  params=_params(options, line, det), detector=det.info, line=line,
+                  time_map=tmap, events=events, stable_tracks=stable, span_s=seen.span_s,
+                  frames_processed=seen.frames, elapsed_s=time.perf_counter() - t0,
+                  claim=result, warnings=seen.warnings, tracks=seen.tracks)
+
+
+def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
+                      progress) -> _Tracked:
+    """Decode the requested range, detect on every stride-th frame, track."""
+    start_s, end_s = options.start_s, options.end_s
+    lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
+    hi = info.start_time_s + info.duration_s if end_s is None else end_s
+    det.prepare(prepare_frames(p, info, start_s, end_s))
+    tracker = Tracker(options.tracker)
+    reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride)
+    n, first_t = 0, None
+    for frame in reader:
+        tracker.update(det.detect(frame))
+        n += 1
+        first_t = frame.time_s if first_t is None else first_t
+        if progress is not None and hi > lo:
+            progress(min(1.0, (frame.time_s - lo) / (hi - lo)))
+    if n == 0:
+        raise InputError(f"{p}: no frames could be decoded in the requested range")
+    warn = list(info.warnings)
+    # The last frame decoded in range, even if the stride skipped it.
+    last_t = reader.last_time_s
+    if reader.truncated:
+        msg = f"decoding stopped early at {last_t:.3f} s ({reader.error}); counted up to there"
+        warn.append(msg)
+        warnings.warn(msg, ConvoyCountWarning, stacklevel=3)
+        info = dataclasses.replace(info, truncated=True)
+    warn.extend(w for w in reader.warnings if w not in warn)
+    # The footage ends one frame interval past its last frame.
+    span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
+    return _Tracked(tracker.tracks(), n, span, info, warn)
+
+
+def prepare_frames(p: Path, info: ClipInfo, start_s: Optional[float], end_s: Optional[float]):
+    """About PREPARE_SAMPLES frames spread over the analysed range, to seed a
+    background model. The stride comes from the frames *in the range*: from the whole
+    clip, a short range of a long clip would give the model one or two frames."""
+    lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
+    hi = info.start_time_s + info.duration_s if end_s is None else min(
+        end_s, info.start_time_s + info.duration_s)
+    share = (hi - lo) / info.duration_s if info.duration_s > 0 else 1.0
+    in_range = info.frames * min(1.0, max(0.0, share))
+    return frames(p, start_s=start_s, end_s=end_s,
+                  stride=max(1, int(in_range // PREPARE_SAMPLES)))
 
 
 def is_stable(track, min_frames: int) -> bool:
@@ -62,121 +137,36 @@ def is_stable(track, min_frames: int) -> bool:
     return reach >= size
 
 
-def _parse_speedup(speedup) -> Optional[float | str]:
-    """A positive number, "auto" (estimate it), or None."""
-    if speedup is None or speedup == "auto":
-        return speedup
-    try:
-        k = float(speedup)
-    except (TypeError, ValueError):
-        k = float("nan")
-    if not (0 < k < float("inf")):
-        raise ConvoyCountError(f"--speedup must be a positive number or 'auto', got {speedup!r}")
-    return k
-
-
-def _time_map(speedup, real_duration_s, span_s, *, path, info, tracks) -> TimeMap:
-    if speedup == "auto":
+def _time_map(options: AnalysisOptions, span_s: float, *, path, info, tracks) -> TimeMap:
+    if options.speedup == "auto":
         # Estimated from evidence in the clip (vehicle kinematics, metadata, clocks).
         from .retime import estimate_time_map
         return estimate_time_map(path, info, tracks, span_s)
-    if speedup is not None:
-        return TimeMap.given(float(speedup))
-    if real_duration_s is not None:
-        return TimeMap.from_real_duration(float(real_duration_s), span_s)
+    if options.speedup is not None:
+        return TimeMap.given(float(options.speedup))
+    if options.real_duration_s is not None:
+        return TimeMap.from_real_duration(float(options.real_duration_s), span_s)
     return TimeMap.unknown()
 
 
-def analyze(path, *, detector: str = "motion", model: Optional[str] = None,
-            conf: Optional[float] = None, imgsz: Optional[int] = None,
-            device: Optional[str] = None, classes: Optional[tuple] = None,
-            stride: int = 1, line: Optional[str | Line] = None,
-            speedup: Optional[float | str] = None, real_duration_s: Optional[float] = None,
-            claim: Optional[str] = None, claim_basis: Optional[str] = None,
-            start_s: Optional[float] = None, end_s: Optional[float] = None,
-            tracker_settings: TrackerSettings = TrackerSettings(),
-            counter_settings: CounterSettings = CounterSettings(),
-            stable_min_frames: int = 5,
-            progress: Optional[Callable[[float], None]] = None) -> Report:
-    """Count the distinct vehicles in a clip and judge an optional claim.
+def _judge_claim(options: AnalysisOptions, events, tmap: TimeMap, span: tuple, stable: int, det):
+    if options.parsed_claim is None:
+        return None
+    from .claims import judge
+    return judge(options.parsed_claim, events, tmap, clip_span_s=span, count_total=len(events),
+                 stable_tracks=stable, basis=options.claim_basis,
+                 detector_classes=det.info.classes)
 
-    `line` is "x1,y1,x2,y2" in 0..1 (or a Line); None picks one across the
-    dominant flow. `speedup` K means the clip plays K times faster than reality
-    ("auto" estimates K with an interval);
-    `real_duration_s` says how long the filmed event really lasted. `stride` N
-    detects on every Nth frame only (N times fewer detector calls; every time stays
-    the frame's own timestamp, and the tracker works in seconds, so nothing is
-    re-timed; a vehicle must stay in view for a few detected frames). `progress`
-    is called with the fraction of the clip done."""
-    t0 = time.perf_counter()
-    p = Path(path)
-    line, parsed_claim, speedup = check_options(
-        line=line, claim=claim, claim_basis=claim_basis, start_s=start_s, end_s=end_s,
-        speedup=speedup, real_duration_s=real_duration_s, stride=stride)
 
-    info = probe(p)
-    det = detect_mod.create(detector, model=model, conf=conf, imgsz=imgsz, device=device,
-                            classes=classes)
-    warn = list(info.warnings)
-
-    lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
-    hi = info.start_time_s + info.duration_s if end_s is None else end_s
-    if hasattr(det, "prepare"):
-        det.prepare(frames(p, start_s=start_s, end_s=end_s,
-                           stride=max(1, info.frames // PREPARE_SAMPLES)))
-
-    tracker = Tracker(tracker_settings)
-    reader = frames(p, start_s=start_s, end_s=end_s, stride=stride)
-    n = 0
-    first_t = None
-    for frame in reader:
-        tracker.update(det.detect(frame))
-        n += 1
-        first_t = frame.time_s if first_t is None else first_t
-        if progress is not None and hi > lo:
-            progress(min(1.0, (frame.time_s - lo) / (hi - lo)))
-    if n == 0:
-        raise InputError(f"{p}: no frames could be decoded in the requested range")
-    # The last frame decoded in range, even if the stride skipped it.
-    last_t = reader.last_time_s
-    if reader.truncated:
-        msg = f"decoding stopped early at {last_t:.3f} s ({reader.error}); counted up to there"
-        warn.append(msg)
-        warnings.warn(msg, ConvoyCountWarning, stacklevel=2)
-        info = dataclasses.replace(info, truncated=True)
-    warn.extend(w for w in reader.warnings if w not in warn)
-
-    tracks = tracker.tracks()
-    if line is None:
-        line = auto_line(tracks, info.width, info.height)
-    counter = LineCounter(line, info.width, info.height, counter_settings)
-    # The footage ends one frame interval past its last frame.
-    span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
-    tmap = _time_map(speedup, real_duration_s, span[1] - span[0], path=p, info=info, tracks=tracks)
-    events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s))
-              for e in counter.count(tracks)]
-    # Stable = seen in stable_min_frames frames; with a stride it is seen in 1/N of them.
-    stable = sum(1 for t in tracks if is_stable(t, -(-stable_min_frames // stride)))
-
-    result = None
-    if parsed_claim is not None:
-        from .claims import judge
-        result = judge(parsed_claim, events, tmap, clip_span_s=span, count_total=len(events),
-                       stable_tracks=stable, basis=claim_basis,
-                       class_aware=det.info.classes != ("vehicle",))
-
-    params = {"detector": detector, "model": model, "conf": conf, "imgsz": imgsz,
-              "device": device, "classes": list(classes) if classes else None, "stride": stride,
-              "line": line.to_dict(), "speedup": speedup, "real_duration_s": real_duration_s,
-              "claim": claim, "claim_basis": claim_basis, "start_s": start_s, "end_s": end_s,
-              "tracker": dataclasses.asdict(tracker_settings),
-              "counter": dataclasses.asdict(counter_settings),
-              "stable_min_frames": stable_min_frames}
+def _params(options: AnalysisOptions, line: Line, det) -> dict:
+    """What was asked, as checked, with the line actually used (it may be automatic)."""
+    params = options.params()
+    params["line"] = line.to_dict()
     if hasattr(det, "settings") and dataclasses.is_dataclass(det.settings):
         params["detector_settings"] = dataclasses.asdict(det.settings)
-    return Report(input_path=str(path), input_sha256=sha256_file(p),
-                  input_bytes=os.path.getsize(p), probe=info, params=params,
-                  detector=det.info, line=line, time_map=tmap, events=events,
-                  stable_tracks=stable, span_s=span, frames_processed=n,
-                  elapsed_s=time.perf_counter() - t0, claim=result, warnings=warn,
-                  tracks=tracks)
+    return params
+
+
+def estimate_speedup(path) -> TimeMap:
+    """The time map `--speedup auto` estimates for a clip (for `retime`)."""
+    return analyze(path, speedup="auto").time_map

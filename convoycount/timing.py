@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .errors import ConvoyCountError
+
 SOURCES = ("unknown", "given", "real_duration", "metadata", "kinematics", "clock", "combined")
 
 
@@ -40,15 +42,15 @@ class TimeMap:
     @classmethod
     def given(cls, speedup: float) -> "TimeMap":
         if not (speedup > 0) or speedup != speedup or speedup == float("inf"):
-            raise ValueError(f"--speedup must be a positive number, got {speedup}")
+            raise ConvoyCountError(f"--speedup must be a positive number, got {speedup}")
         return cls(speedup=float(speedup), source="given")
 
     @classmethod
     def from_real_duration(cls, real_duration_s: float, clip_duration_s: float) -> "TimeMap":
         if not (real_duration_s > 0):
-            raise ValueError(f"--real-duration must be a positive number of seconds, got {real_duration_s}")
+            raise ConvoyCountError(f"--real-duration must be a positive number of seconds, got {real_duration_s}")
         if not (clip_duration_s > 0):
-            raise ValueError("cannot use --real-duration: the clip has no measurable duration")
+            raise ConvoyCountError("cannot use --real-duration: the clip has no measurable duration")
         return cls(speedup=real_duration_s / clip_duration_s, source="real_duration",
                    evidence=({"real_duration_s": real_duration_s, "clip_duration_s": clip_duration_s},))
 

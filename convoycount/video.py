@@ -520,6 +520,274 @@ def frames(path, *, start_s: Optional[float] = None,
 # --------------------------------------------------------------------------- probe
 
 
+@dataclass(frozen=True)
+class _Header:
+    """What the container and stream headers claim, before any packet is read."""
+    container: str
+    codec: str
+    has_audio: bool
+    declared: Optional[int]         # the stream's frame count, if the header has one
+    index_n: Optional[int]          # entries in the container's sample index
+    fps_nominal: Optional[float]
+
+
+@dataclass
+class _Scan:
+    """What reading the stream found: the timestamps of the frames that count, the
+    first picture, and what went wrong on the way (warnings in the order they are
+    reported)."""
+    pts: List[int]                  # in time-base ticks, decode order
+    first_frame: object             # the first decoded av.VideoFrame
+    packets: int
+    truncated: bool
+    corrupt_packets: int
+    warnings: List[str]
+
+
+@dataclass
+class _Demuxed:
+    """Every packet of the stream, demuxed without decoding except up to the first
+    picture."""
+    rows: list                      # (pts, keyframe, discard) per packet, decode order
+    first_frame: object             # None if no picture came out
+    demux_error: Optional[str]
+    decode_error: Optional[str]
+    corrupt_packets: int
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """The clip's clock as measured from the counted timestamps."""
+    frames: int
+    start_s: float
+    fps_measured: float
+    duration_s: float
+    vfr: bool
+
+
+def _read_header(container, vs) -> _Header:
+    """The header's claims. Read before demuxing: formats without a stored index
+    (MPEG-TS) build one while packets are read, which would make `index_n` count our
+    own reads instead of what the file declares."""
+    try:
+        index_n = len(vs.index_entries) or None
+    except Exception:
+        index_n = None
+    return _Header(container=container.format.name, codec=vs.codec_context.name,
+                   has_audio=len(container.streams.audio) > 0, declared=vs.frames or None,
+                   index_n=index_n, fps_nominal=_nominal_fps(vs))
+
+
+def _scan_decoded(p: Path, container, vs) -> _Scan:
+    """Full-decode probe: every frame is decoded, so the count and timestamps are
+    exactly what `frames()` yields; packets that gave no picture are reported."""
+    vs.thread_type = "AUTO"
+    loop = _DecodeLoop(container, vs)
+    pts_list: List[int] = []
+    no_pts = 0
+    first_frame = None
+    for f in loop:
+        if first_frame is None:
+            first_frame = f
+        if f.pts is None:
+            no_pts += 1
+        else:
+            pts_list.append(f.pts)
+    warnings: List[str] = []
+    if no_pts:
+        warnings.append(f"{no_pts} decoded frame(s) have no timestamp and were not counted")
+    if loop.error:
+        warnings.append(f"decoding stopped early: {loop.error}")
+    if loop.corrupt_frames:
+        warnings.append(f"{loop.corrupt_frames} frame(s) decoded with errors (concealed)")
+    n_packets = loop.packets
+    if n_packets == 0:
+        raise InputError(f"{p}: the video stream has no packets")
+    if not pts_list:
+        raise InputError(f"{p}: zero decodable video frames "
+                         f"({loop.error or 'no packet produced a picture'})")
+    if n_packets > len(pts_list) + no_pts:
+        warnings.append(f"{n_packets - len(pts_list) - no_pts} of {n_packets} packets "
+                        "produced no picture (before the first keyframe, "
+                        "discarded by the edit list, or cut off)")
+    return _Scan(pts=pts_list, first_frame=first_frame, packets=n_packets,
+                 truncated=loop.truncated, corrupt_packets=loop.corrupt_packets,
+                 warnings=warnings)
+
+
+def _demux_to_first_picture(container, vs) -> _Demuxed:
+    """Demux every packet, decoding only until the first picture comes out: that
+    proves the codec works and gives rotation and size, at a fraction of a full
+    decode's cost. Errors end the read cleanly and are kept for the messages."""
+    import av
+
+    rows = []
+    first_frame = None
+    demux_error = decode_error = None
+    corrupt_packets = 0
+    decoding = True
+    try:
+        for pkt in container.demux(vs):
+            if pkt.size == 0:
+                continue              # flush marker at the end
+            if pkt.is_corrupt:
+                corrupt_packets += 1
+            rows.append((pkt.pts, pkt.is_keyframe, pkt.is_discard))
+            if decoding:
+                try:
+                    for f in pkt.decode():
+                        first_frame = f
+                        decoding = False
+                        break
+                except av.error.FFmpegError as e:
+                    decode_error = e.strerror
+                    decoding = False
+    except av.error.FFmpegError as e:
+        demux_error = e.strerror
+    if first_frame is None and decoding:
+        # tiny clip: the picture may still be in the decoder's reorder buffer
+        try:
+            for f in vs.codec_context.decode(None):
+                first_frame = f
+                break
+        except av.error.FFmpegError as e:
+            decode_error = e.strerror
+    return _Demuxed(rows=rows, first_frame=first_frame, demux_error=demux_error,
+                    decode_error=decode_error, corrupt_packets=corrupt_packets)
+
+
+def _no_picture_reason(d: _Demuxed) -> str:
+    """Why a fast probe got no picture: a decoder error, a stream without any
+    keyframe (nothing can start decoding), or none of the above."""
+    if d.decode_error:
+        return f"decoder error: {d.decode_error}"
+    if not any(r[1] for r in d.rows):
+        return f"none of its {len(d.rows)} packets is a keyframe"
+    return "no packet produced a picture"
+
+
+def _showable_pts(rows, first_pts, tick_s: float, warnings: List[str]) -> List[int]:
+    """Timestamps of the packets a player can show, from packet flags alone: not
+    those before the first keyframe, not those the edit list discards, not those
+    without a timestamp, not those presented before the first decoded picture.
+    Each exclusion is reported, since the count is then an inference."""
+    first_key = next((i for i, r in enumerate(rows) if r[1]), None)
+    if first_key is None:
+        warnings.append("no packet is flagged as a keyframe; counting all packets")
+        first_key = 0
+    lead = rows[:first_key]
+    if lead:
+        lp = [r[0] for r in lead if r[0] is not None]
+        span = (f" (pts {min(lp) * tick_s:.3f}-{max(lp) * tick_s:.3f} s)" if lp else "")
+        warnings.append(f"{len(lead)} packet(s) before the first keyframe{span} cannot be "
+                        "decoded and are not counted")
+    kept = rows[first_key:]
+    discard = sum(1 for r in kept if r[2])
+    if discard:
+        warnings.append(f"{discard} packet(s) marked discard by the container (edit list) "
+                        "are not shown and are not counted")
+    no_pts = sum(1 for r in kept if r[0] is None and not r[2])
+    if no_pts:
+        warnings.append(f"{no_pts} packet(s) have no timestamp and were not counted")
+    pts_list = [r[0] for r in kept if not r[2] and r[0] is not None]
+    if first_pts is not None:
+        early = [q for q in pts_list if q < first_pts]
+        if early:
+            warnings.append(f"{len(early)} packet(s) after the first keyframe present "
+                            "before the first decodable picture and are not counted")
+            pts_list = [q for q in pts_list if q >= first_pts]
+    if lead or discard:
+        warnings.append("frame count is from packets (fast probe); "
+                        "full_decode=True confirms it by decoding")
+    return pts_list
+
+
+def _scan_packets(p: Path, container, vs, tick_s: float) -> _Scan:
+    """Fast probe: frames are counted from packets (see `_showable_pts`); a stream
+    with no packet, or with no picture at all, is an InputError."""
+    d = _demux_to_first_picture(container, vs)
+    n_packets = len(d.rows)
+    if n_packets == 0:
+        raise InputError(f"{p}: the video stream has no packets"
+                         + (f" ({d.demux_error})" if d.demux_error else ""))
+    if d.first_frame is None:
+        raise InputError(f"{p}: zero decodable video frames ({_no_picture_reason(d)})")
+    warnings: List[str] = []
+    if d.demux_error:
+        warnings.append(f"reading packets failed after {n_packets} packets: {d.demux_error}")
+    pts_list = _showable_pts(d.rows, d.first_frame.pts, tick_s, warnings)
+    return _Scan(pts=pts_list, first_frame=d.first_frame, packets=n_packets,
+                 truncated=d.demux_error is not None or d.corrupt_packets > 0,
+                 corrupt_packets=d.corrupt_packets, warnings=warnings)
+
+
+def _truncated(scan: _Scan, header: _Header, warnings: List[str]) -> bool:
+    """A clip is truncated if reading broke, a packet was incomplete, or fewer
+    packets are present than the header or index declares (a download cut exactly
+    at a packet boundary shows only in that last comparison)."""
+    truncated = scan.truncated
+    if scan.corrupt_packets:
+        warnings.append(f"{scan.corrupt_packets} packet(s) are incomplete (file cut short?)")
+    short_of = max(header.declared or 0, header.index_n or 0)
+    if short_of and scan.packets < short_of:
+        truncated = True
+        warnings.append(f"only {scan.packets} of {short_of} video packets declared by the "
+                        "container index are present (file cut short?)")
+    if truncated and not any("cut short" in w or "stopped early" in w for w in warnings):
+        warnings.append("clip is truncated")
+    return truncated
+
+
+def _measure_timing(pts_list: List[int], tb: Fraction, fps_nominal: Optional[float],
+                    warnings: List[str]) -> _Timing:
+    """Frame rate, start, duration and VFR from the timestamps alone. The duration
+    adds one median frame to the span, since the last frame is shown for that long;
+    with a single distinct timestamp only the header's rate is left to go on."""
+    tick_s = float(tb)
+    pts_sorted = sorted(pts_list)
+    n = len(pts_sorted)
+    dup = n - len(set(pts_sorted))
+    if dup:
+        warnings.append(f"{dup} frame(s) share a timestamp with another frame")
+    first_s = (pts_sorted[0] * tb.numerator) / tb.denominator
+    span_s = (pts_sorted[-1] - pts_sorted[0]) * tick_s
+    if n >= 2 and span_s > 0:
+        fps_measured = (n - 1) / span_s
+        med_dur = float(statistics.median(np.diff(pts_sorted))) * tick_s
+    else:
+        fps_measured = fps_nominal or 0.0
+        med_dur = 1.0 / fps_nominal if fps_nominal else 0.0
+        warnings.append("only one distinct timestamp: fps_measured falls back to the header")
+    vfr, vfr_note = _is_vfr(pts_sorted, tick_s)
+    if vfr_note:
+        warnings.append(f"variable frame rate: {vfr_note}")
+    return _Timing(frames=n, start_s=first_s, fps_measured=fps_measured,
+                   duration_s=span_s + med_dur, vfr=vfr)
+
+
+def _display_size(first_frame, vs, warnings: List[str]) -> Tuple[int, int, int]:
+    """(rotation, width, height) as a player shows the picture: a quarter turn
+    swaps the stored width and height."""
+    rotation, note = _rotation_cw(first_frame, vs)
+    if note:
+        warnings.append(note)
+    w, h = first_frame.width, first_frame.height
+    if rotation in (90, 270):
+        w, h = h, w
+    return rotation, w, h
+
+
+def _warn_header_rate(fps_nominal: Optional[float], timing: _Timing,
+                      warnings: List[str]) -> None:
+    """Say so when a CFR clip's header rate is off by more than 2 % from its
+    timestamps (ten frames at least, so rounding cannot trigger it): readers that
+    trust the header would mistime the clip."""
+    if (fps_nominal and not timing.vfr and timing.frames >= 10
+            and abs(timing.fps_measured / fps_nominal - 1) > 0.02):
+        warnings.append(f"header frame rate {fps_nominal:.3f} differs from measured "
+                        f"{timing.fps_measured:.3f}; timestamps are used")
+
+
 def probe(path, *, full_decode: bool = False) -> ClipInfo:
     """What a clip really is, from its timestamps.
 
@@ -529,178 +797,24 @@ def probe(path, *, full_decode: bool = False) -> ClipInfo:
     (edit list) cannot be shown, so they are not counted in `frames` (a warning says
     so); `packets` keeps the raw count. `full_decode=True` decodes every frame and
     reports exactly what `frames()` would yield."""
-    import av
-
     p, container, vs = _open_input(path)
-    warnings: List[str] = []
     try:
         tb = Fraction(vs.time_base)
-        tick_s = float(tb)
-        declared = vs.frames or None
-        try:
-            index_n = len(vs.index_entries) or None
-        except Exception:
-            index_n = None
-        codec = vs.codec_context.name
-        has_audio = len(container.streams.audio) > 0
-        container_name = container.format.name
-        fps_nominal = _nominal_fps(vs)
-
-        first_frame = None
-        if full_decode:
-            vs.thread_type = "AUTO"
-            loop = _DecodeLoop(container, vs)
-            pts_list = []
-            no_pts = 0
-            for f in loop:
-                if first_frame is None:
-                    first_frame = f
-                if f.pts is None:
-                    no_pts += 1
-                else:
-                    pts_list.append(f.pts)
-            if no_pts:
-                warnings.append(f"{no_pts} decoded frame(s) have no timestamp and were not counted")
-            n_packets = loop.packets
-            truncated = loop.truncated
-            if loop.error:
-                warnings.append(f"decoding stopped early: {loop.error}")
-            if loop.corrupt_frames:
-                warnings.append(f"{loop.corrupt_frames} frame(s) decoded with errors (concealed)")
-            corrupt_packets = loop.corrupt_packets
-            if n_packets == 0:
-                raise InputError(f"{p}: the video stream has no packets")
-            if not pts_list:
-                raise InputError(f"{p}: zero decodable video frames "
-                                 f"({loop.error or 'no packet produced a picture'})")
-            if n_packets > len(pts_list) + no_pts:
-                warnings.append(f"{n_packets - len(pts_list) - no_pts} of {n_packets} packets "
-                                "produced no picture (before the first keyframe, "
-                                "discarded by the edit list, or cut off)")
-        else:
-            rows = []          # (pts, keyframe, discard) in decode order
-            demux_error = None
-            corrupt_packets = 0
-            decoding = True
-            decode_error = None
-            try:
-                for pkt in container.demux(vs):
-                    if pkt.size == 0:
-                        continue              # flush marker at the end
-                    if pkt.is_corrupt:
-                        corrupt_packets += 1
-                    rows.append((pkt.pts, pkt.is_keyframe, pkt.is_discard))
-                    if decoding:
-                        try:
-                            for f in pkt.decode():
-                                first_frame = f
-                                decoding = False
-                                break
-                        except av.error.FFmpegError as e:
-                            decode_error = e.strerror
-                            decoding = False
-            except av.error.FFmpegError as e:
-                demux_error = e.strerror
-            if first_frame is None and decoding:
-                # tiny clip: the picture may still be in the decoder's reorder buffer
-                try:
-                    for f in vs.codec_context.decode(None):
-                        first_frame = f
-                        break
-                except av.error.FFmpegError as e:
-                    decode_error = e.strerror
-            n_packets = len(rows)
-            if n_packets == 0:
-                raise InputError(f"{p}: the video stream has no packets"
-                                 + (f" ({demux_error})" if demux_error else ""))
-            if first_frame is None:
-                if decode_error:
-                    reason = f"decoder error: {decode_error}"
-                elif not any(r[1] for r in rows):
-                    reason = f"none of its {n_packets} packets is a keyframe"
-                else:
-                    reason = "no packet produced a picture"
-                raise InputError(f"{p}: zero decodable video frames ({reason})")
-            truncated = demux_error is not None or corrupt_packets > 0
-            if demux_error:
-                warnings.append(f"reading packets failed after {n_packets} packets: {demux_error}")
-
-            first_key = next((i for i, r in enumerate(rows) if r[1]), None)
-            if first_key is None:
-                warnings.append("no packet is flagged as a keyframe; counting all packets")
-                first_key = 0
-            first_pts = first_frame.pts
-            lead = rows[:first_key]
-            if lead:
-                lp = [r[0] for r in lead if r[0] is not None]
-                span = (f" (pts {min(lp) * tick_s:.3f}-{max(lp) * tick_s:.3f} s)" if lp else "")
-                warnings.append(f"{len(lead)} packet(s) before the first keyframe{span} cannot be "
-                                "decoded and are not counted")
-            kept = rows[first_key:]
-            discard = sum(1 for r in kept if r[2])
-            if discard:
-                warnings.append(f"{discard} packet(s) marked discard by the container (edit list) "
-                                "are not shown and are not counted")
-            no_pts = sum(1 for r in kept if r[0] is None and not r[2])
-            if no_pts:
-                warnings.append(f"{no_pts} packet(s) have no timestamp and were not counted")
-            pts_list = [r[0] for r in kept if not r[2] and r[0] is not None]
-            if first_pts is not None:
-                early = [q for q in pts_list if q < first_pts]
-                if early:
-                    warnings.append(f"{len(early)} packet(s) after the first keyframe present "
-                                    "before the first decodable picture and are not counted")
-                    pts_list = [q for q in pts_list if q >= first_pts]
-            if lead or discard:
-                warnings.append("frame count is from packets (fast probe); "
-                                "full_decode=True confirms it by decoding")
-
-        if corrupt_packets:
-            warnings.append(f"{corrupt_packets} packet(s) are incomplete (file cut short?)")
-        short_of = max(declared or 0, index_n or 0)
-        if short_of and n_packets < short_of:
-            truncated = True
-            warnings.append(f"only {n_packets} of {short_of} video packets declared by the "
-                            "container index are present (file cut short?)")
-        if truncated and not any("cut short" in w or "stopped early" in w for w in warnings):
-            warnings.append("clip is truncated")
-
-        pts_sorted = sorted(pts_list)
-        n = len(pts_sorted)
-        dup = n - len(set(pts_sorted))
-        if dup:
-            warnings.append(f"{dup} frame(s) share a timestamp with another frame")
-        first_s = (pts_sorted[0] * tb.numerator) / tb.denominator
-        span_s = (pts_sorted[-1] - pts_sorted[0]) * tick_s
-        if n >= 2 and span_s > 0:
-            fps_measured = (n - 1) / span_s
-            med_dur = float(statistics.median(np.diff(pts_sorted))) * tick_s
-        else:
-            fps_measured = fps_nominal or 0.0
-            med_dur = 1.0 / fps_nominal if fps_nominal else 0.0
-            warnings.append("only one distinct timestamp: fps_measured falls back to the header")
-        duration_s = span_s + med_dur
-        vfr, vfr_note = _is_vfr(pts_sorted, tick_s)
-        if vfr_note:
-            warnings.append(f"variable frame rate: {vfr_note}")
-
-        rotation, note = _rotation_cw(first_frame, vs)
-        if note:
-            warnings.append(note)
-        w, h = first_frame.width, first_frame.height
-        if rotation in (90, 270):
-            w, h = h, w
-        if fps_nominal and not vfr and n >= 10 and abs(fps_measured / fps_nominal - 1) > 0.02:
-            warnings.append(f"header frame rate {fps_nominal:.3f} differs from measured "
-                            f"{fps_measured:.3f}; timestamps are used")
-
+        header = _read_header(container, vs)
+        scan = (_scan_decoded(p, container, vs) if full_decode
+                else _scan_packets(p, container, vs, float(tb)))
+        warnings = scan.warnings
+        truncated = _truncated(scan, header, warnings)
+        timing = _measure_timing(scan.pts, tb, header.fps_nominal, warnings)
+        rotation, w, h = _display_size(scan.first_frame, vs, warnings)
+        _warn_header_rate(header.fps_nominal, timing, warnings)
         return ClipInfo(
-            path=str(p), container=container_name, codec=codec, width=w, height=h,
-            rotation=rotation, duration_s=duration_s, frames=n, frames_declared=declared,
-            fps_nominal=fps_nominal, fps_measured=fps_measured, vfr=vfr,
-            has_audio=has_audio, truncated=truncated, start_time_s=first_s,
-            time_base=_fraction_str(tb), warnings=tuple(warnings), packets=n_packets,
-            full_decode=full_decode,
+            path=str(p), container=header.container, codec=header.codec, width=w, height=h,
+            rotation=rotation, duration_s=timing.duration_s, frames=timing.frames,
+            frames_declared=header.declared, fps_nominal=header.fps_nominal,
+            fps_measured=timing.fps_measured, vfr=timing.vfr, has_audio=header.has_audio,
+            truncated=truncated, start_time_s=timing.start_s, time_base=_fraction_str(tb),
+            warnings=tuple(warnings), packets=scan.packets, full_decode=full_decode,
         )
     finally:
         container.close()

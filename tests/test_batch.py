@@ -26,6 +26,9 @@ from convoycount.batch.store import read_summary_csv, stable_view
 from convoycount.errors import ConvoyCountError
 
 SIZE = dict(width=320, height=180)
+# The real command in a fresh interpreter (`-m` rather than the installed script, so a
+# worktree's code runs under PYTHONPATH and no PATH lookup is needed).
+CLI_BATCH = [sys.executable, "-m", "convoycount.cli", "batch"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -256,6 +259,24 @@ def test_evidence_is_written_per_clip_and_asking_for_it_later_recounts(small_dir
     assert with_ev.rows[0].count_total == plain.rows[0].count_total
 
 
+def test_the_cli_command_writes_the_api_summary_and_fails_in_one_line(small_dir, tmp_path):
+    src, _ = small_dir
+    run_batch(src, tmp_path / "api", jobs=1, glob="clip*.mp4")
+    out = tmp_path / "cli"
+    done = subprocess.run(CLI_BATCH + [str(src), "-o", str(out), "--jobs", "1", "--glob", "clip*.mp4"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "batch: 3 files: 3 counted, 0 failed" in done.stderr
+    assert _stable(out) == _stable(tmp_path / "api")
+    # a user error: exit code 2, one line on stderr, no clip started
+    bad = subprocess.run(CLI_BATCH + [str(src), "-o", str(tmp_path / "bad"), "--line", "1,2"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2, bad.stderr
+    assert bad.stderr.startswith("error: ") and "four numbers" in bad.stderr
+    assert bad.stderr.count("\n") == 1
+    assert not list((tmp_path / "bad").glob("*/done.json"))
+
+
 def test_a_crashing_or_hanging_analysis_fails_only_its_own_row(small_dir, tmp_path):
     """A worker killed by SIGSEGV mid-clip (what a decoder crash looks like), and a clip
     that outlives the timeout: each gets a failed row; every other clip is counted."""
@@ -341,24 +362,12 @@ def test_rerun_with_nothing_changed_is_fast(big_dir, big_local):
     assert rerun_s < 0.25 * first_s, (rerun_s, first_s)
 
 
-def _cli() -> list:
-    """`convoycount batch` once cli.py registers it; until then the same function on
-    a one-command typer app."""
-    from convoycount import cli
-    if any(c.name == "batch" for c in cli.app.registered_commands):
-        return [sys.executable, "-m", "convoycount.cli", "batch"]
-    code = ("import sys, typer; from convoycount import cli; "
-            "from convoycount.batch.command import batch_command; "
-            "cli.app = typer.Typer(); cli.app.command()(batch_command); cli.main()")
-    return [sys.executable, "-c", code]
-
-
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(big_dir, big_local, tmp_path):
     src, _ = big_dir
     ref_out, ref, _ = big_local
     out = tmp_path / "out"
-    cmd = _cli() + [str(src), "-o", str(out), "--jobs", "2"]
+    cmd = CLI_BATCH + [str(src), "-o", str(out), "--jobs", "2"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     n_jobs = len({r.clip_id for r in ref.rows})

@@ -96,3 +96,56 @@ def test_help_and_probe_do_not_import_torch(good_clip):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["frames"] == 15
+
+
+def test_outputs_never_overwrite_the_input_or_each_other(good_clip, tmp_path):
+    before = good_clip.read_bytes()
+    assert_one_line_error(run("count", good_clip, "--json", good_clip), "is the input clip")
+    assert_one_line_error(run("count", good_clip, "--csv", good_clip), "is the input clip")
+    same = tmp_path / "r.json"
+    assert_one_line_error(run("count", good_clip, "--json", same, "--csv", tmp_path / ".." / tmp_path.name / "r.json"),
+                          "same file")
+    assert good_clip.read_bytes() == before and not same.exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--conf", "0.5"], "--conf is not used by the motion detector"),
+    (["--imgsz", "320"], "--imgsz is not used by the motion detector"),
+    (["--classes", "car"], "--classes is not used by the motion detector"),
+    (["--model", "models/convoy-yolo.pt"], "--model is not used by the motion detector"),
+    (["--detector", "coco", "--device", "cpu"], "--device is not used by the coco detector"),
+])
+def test_an_option_the_detector_ignores_is_an_error(good_clip, args, needle):
+    res = run("count", good_clip, *args)
+    assert_one_line_error(res, needle)
+    assert res.returncode == 2
+
+
+BOOM = ("import sys\nfrom convoycount import cli\n"
+        "def boom():\n    {}[1]\n"
+        "cli.app.command('boom')(boom)\nsys.argv = ['convoycount', *sys.argv[1:]]\ncli.main()\n")
+
+
+def test_our_bug_exits_1_with_a_saved_traceback(tmp_path):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", BOOM, "boom"], capture_output=True, text=True, env=env)
+    assert res.returncode == 1
+    assert_one_line_error(res, "internal error", "KeyError", "traceback saved to", "--debug")
+    saved = Path(res.stderr.split("traceback saved to ")[1].split(";")[0])
+    assert saved.parent == tmp_path and "Traceback" in saved.read_text()
+    loud = subprocess.run([sys.executable, "-c", BOOM, "--debug", "boom"], capture_output=True,
+                          text=True, env=env)
+    assert loud.returncode == 1 and "Traceback (most recent call last)" in loud.stderr
+
+
+def test_user_error_exits_2(good_clip):
+    assert run("count", good_clip, "--line", "1,2").returncode == 2
+
+
+def test_a_warning_is_said_once_and_never_raw(tmp_path):
+    truth = cf.write_mdat_truncated(tmp_path / "cut.mp4", n=40, keep_fraction=0.6)
+    res = run("count", truth.path)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    assert "Warning" not in out and "cli.py" not in out          # no raw Python warning
+    assert out.count("decoding stopped early") == 1, out

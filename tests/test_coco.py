@@ -14,16 +14,16 @@ from convoycount.hashing import sha256_file as file_sha256
 from convoycount.detect.coco import (DEFAULT_MODEL_PATH, CocoDetector,
                                      letterbox_geometry, preprocess)
 from convoycount.errors import ConvoyCountError, ModelUnavailableError
+from convoycount.realclips import realclips_dir, why_missing
 from convoycount.video import Frame
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_CARD = REPO / "models" / "nanodet-g-coco.md"
 REFERENCE = REPO / "models" / "nanodet" / "reference_synthetic.npz"
-REALCLIPS = Path(__file__).resolve().parents[2] / "shared" / "realclips"
+REALCLIPS = realclips_dir()
+_WHY_NO_CLIPS = why_missing(("highway_a.mp4", "city_street_a.mp4"))
 
-needs_realclips = pytest.mark.skipif(
-    not (REALCLIPS / "highway_a.mp4").is_file(),
-    reason=f"real clips not available at {REALCLIPS}")
+needs_realclips = pytest.mark.skipif(_WHY_NO_CLIPS is not None, reason=_WHY_NO_CLIPS or "")
 
 
 @pytest.fixture(scope="module")

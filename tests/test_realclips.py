@@ -4,7 +4,8 @@ direction and time), and still does on a x6 sped-up copy counted with speedup=6.
 
 The clips are read from ../shared/realclips (or $CONVOYCOUNT_REALCLIPS), never copied
 into the repository; the hand counts are in benchmarks/realclips_hand.json and how
-they were made is in benchmarks/realclips.md."""
+they were made is in benchmarks/realclips.md. Where the clips are looked for is
+convoycount/realclips.py, tested first."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,18 +17,41 @@ import pytest
 import convoycount
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_realclips import hand_counts, match_events, realclips_dir, speed_up_copy  # noqa: E402
+from bench_realclips import hand_counts, match_events, speed_up_copy  # noqa: E402
+from convoycount.realclips import missing, realclips_dir, why_missing  # noqa: E402
 
 HAND = hand_counts()
 FOLDER = realclips_dir()
-MISSING = [c["file"] for c in HAND.values() if not (FOLDER / c["file"]).is_file()]
+WHY_MISSING = why_missing([c["file"] for c in HAND.values()])
 
-pytestmark = [
-    pytest.mark.realclips,
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(MISSING), reason=f"real clips not available at {FOLDER} "
-                       f"(missing {', '.join(MISSING)}); set CONVOYCOUNT_REALCLIPS"),
-]
+REPO = Path(__file__).resolve().parents[1]
+needs_clips = pytest.mark.skipif(WHY_MISSING is not None, reason=WHY_MISSING or "")
+
+
+# --------------------------------------------------------------------------- finding the clips
+
+def test_the_folder_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONVOYCOUNT_REALCLIPS", str(tmp_path))
+    (tmp_path / "a.mp4").write_bytes(b"\x00")
+    (tmp_path / "c.mp4").mkdir()                     # a folder is not a clip
+    assert realclips_dir() == tmp_path
+    assert missing(["a.mp4", "b.mp4", "c.mp4"]) == ["b.mp4", "c.mp4"]
+    assert why_missing(["a.mp4"]) is None
+    reason = why_missing(["a.mp4", "b.mp4"])
+    assert str(tmp_path) in reason and "CONVOYCOUNT_REALCLIPS" in reason
+    assert "b.mp4" in reason and "a.mp4" not in reason
+
+
+@pytest.mark.parametrize("env", [None, ""])
+def test_the_default_folder_is_shared_beside_the_repository(monkeypatch, env):
+    if env is None:
+        monkeypatch.delenv("CONVOYCOUNT_REALCLIPS", raising=False)
+    else:
+        monkeypatch.setenv("CONVOYCOUNT_REALCLIPS", env)
+    assert realclips_dir() == REPO.parent / "shared" / "realclips"
+
+
+# --------------------------------------------------------------------------- counting them
 
 
 def check(name: str, report, k: int = 1) -> None:
@@ -43,6 +67,9 @@ def check(name: str, report, k: int = 1) -> None:
     assert report.detector.name == "coco"
 
 
+@pytest.mark.realclips
+@pytest.mark.slow
+@needs_clips
 @pytest.mark.parametrize("name", list(HAND))
 def test_coco_count_matches_the_hand_count(name):
     hand = HAND[name]
@@ -52,6 +79,9 @@ def test_coco_count_matches_the_hand_count(name):
     assert report.span_s[0] == pytest.approx(report.probe.start_time_s, abs=1e-6)
 
 
+@pytest.mark.realclips
+@pytest.mark.slow
+@needs_clips
 def test_coco_count_on_a_x6_sped_up_copy(tmp_path):
     name, k = "highway_a", 6
     hand = HAND[name]

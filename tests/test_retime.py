@@ -3,8 +3,10 @@
 lengths, a burned-in real-time clock) and tests/clipfactory (exact pts, colour ramps)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -133,8 +135,7 @@ def test_kinematics_skips_stopped_spells_and_brief_tracks():
         assert r.lengths_per_s > 1.5 * overall
         assert r.lengths_per_s <= 1.05 * cruise[round(r.length_px)]
     # a track seen for three frames is skipped, with the reason in the evidence
-    brief = tracks[0]
-    brief.observations = brief.observations[10:13]
+    brief = dataclasses.replace(tracks[0], observations=tracks[0].observations[10:13])
     est = estimate_kinematics([brief], 640, 360)
     assert not est.ok and "usable" in est.reason
     assert est.evidence["skipped"][0]["reason"].startswith("3 observations")
@@ -380,3 +381,14 @@ def test_analyze_auto_on_a_k4_clip(tmp_path):
     assert tm.known and tm.source in ("kinematics", "combined")
     assert tm.interval[0] <= 4 <= tm.interval[1]
     assert abs(tm.speedup / 4 - 1) <= 0.30
+    # `retime --speedup auto` applies the same estimate; the writer is handed the
+    # estimator (it does not import the pipeline), and without one it says so.
+    out = tmp_path / "real.mp4"
+    r = subprocess.run([sys.executable, "-m", "convoycount.cli", "retime", str(tmp_path / "k4.mp4"),
+                        "-o", str(out), "--speedup", "auto"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"\u00d7{tm.speedup:.4g} (estimated from {tm.source}" in r.stdout
+    assert probe(out).duration_s == pytest.approx(probe(tmp_path / "k4.mp4").duration_s * tm.speedup,
+                                                  rel=0.02)
+    with pytest.raises(ConvoyCountError, match="needs an estimator"):
+        retime(tmp_path / "k4.mp4", tmp_path / "x.mp4", speedup="auto")

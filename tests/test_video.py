@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 from fractions import Fraction
@@ -14,6 +13,7 @@ import pytest
 
 import clipfactory as cf
 from convoycount.errors import InputError
+from convoycount.realclips import realclips_dir, why_missing
 from convoycount.video import ClipInfo, Frame, frames, probe
 
 TICK = 1 / 90000
@@ -355,17 +355,12 @@ def test_to_dict_is_json_ready(vfr_clip):
 # ----------------------------------------------------------------------------- real clips
 
 
-def _realclips_dir() -> Path:
-    env = os.environ.get("CONVOYCOUNT_REALCLIPS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "realclips"
-
-
 @pytest.fixture(scope="module")
 def realclips():
-    d = _realclips_dir()
-    if not (d / "residential_a.mp4").is_file():
-        pytest.skip(f"real clips not found at {d} (set CONVOYCOUNT_REALCLIPS)")
-    return d
+    reason = why_missing(("residential_a.mp4", "highway_a.mp4", "city_street_a.mp4"))
+    if reason:
+        pytest.skip(reason)
+    return realclips_dir()
 
 
 @pytest.mark.realclips

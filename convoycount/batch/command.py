@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typing_extensions import Annotated
 
-from .. import options as opt
+from ..cli_options import with_analysis_options
 
 
+@with_analysis_options
 def batch_command(
     folder: Path = typer.Argument(..., help="Folder of clips (videos are found by content, not only by extension)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one sub-folder per clip, summary.csv, summary.json."),
@@ -28,22 +28,8 @@ def batch_command(
     evidence: bool = typer.Option(False, "--evidence", help="Also write each clip's evidence files."),
     executor: str = typer.Option("local", "--executor", help="local (processes on this machine) | ray."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray instance)."),
-    start: opt.Start = None,
-    end: opt.End = None,
-    detector: opt.Detector = "motion",
-    model: opt.Model = None,
-    conf: opt.Conf = None,
-    imgsz: opt.Imgsz = None,
-    device: opt.Device = None,
-    classes: opt.Classes = None,
-    stride: opt.Stride = 1,
-    line: opt.Line = None,
-    speedup: opt.Speedup = None,
-    real_duration: opt.RealDuration = None,
-    claim: Annotated[Optional[str], typer.Option(
-        "--claim", help="A claim to judge on every clip (--claims overrides it per clip).")] = None,
-    claim_basis: opt.ClaimBasis = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
+    options=None,
 ):
     """Count every clip in a folder in parallel; resumable, one failed row per broken file."""
     from .run import run_batch
@@ -53,11 +39,7 @@ def batch_command(
             folder, out, jobs=jobs, claims=claims, glob=glob, recursive=recursive,
             timeout_s=timeout, evidence=evidence, executor=executor, address=address,
             progress=bar.update if bar.enabled else None,
-            command_line=" ".join(shlex.quote(a) for a in sys.argv),
-            detector=detector, model=model, conf=conf, imgsz=imgsz, device=device,
-            classes=opt.parse_classes(classes), stride=stride, line=line, speedup=speedup,
-            real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
-            start_s=start, end_s=end)
+            command_line=" ".join(shlex.quote(a) for a in sys.argv), options=options)
     if not quiet:
         typer.echo(summary.line(), err=True)
     if summary.any_failed:

@@ -44,6 +44,21 @@ _NON_VIDEO_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf
                      b"M4A ", b"M4B ", b"M4P ", b"jp2 ", b"crx "}
 
 
+# Containers announced by a fixed prefix alone. No prefix starts another, so at most
+# one matches and their order does not matter.
+_MAGIC_PREFIXES = (
+    (b"FLV\x01", "flv"),
+    (b"\x00\x00\x01\xba", "mpeg-ps"),
+    (b"\x00\x00\x01\xb3", "mpeg-video"),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "asf/wmv"),
+    (b"\x06\x0e\x2b\x34\x02\x05\x01\x01", "mxf"),
+    (b".RMF", "realmedia"),
+    (b"DKIF", "ivf"),
+    (b"nut/multimedia container", "nut"),
+    (b"YUV4MPEG2", "y4m"),
+)
+
+
 def sniff_container(head: bytes) -> Optional[str]:
     """The container a file's first bytes announce, or None if they announce no video.
 
@@ -62,26 +77,11 @@ def sniff_container(head: bytes) -> Optional[str]:
         return "mpegts"
     if len(head) >= 389 and head[4] == 0x47 and head[196] == 0x47 and head[388] == 0x47:
         return "mpegts (m2ts)"                     # 192-byte packets with a 4-byte timecode
-    if head.startswith(b"FLV\x01"):
-        return "flv"
-    if head.startswith(b"\x00\x00\x01\xba"):
-        return "mpeg-ps"
-    if head.startswith(b"\x00\x00\x01\xb3"):
-        return "mpeg-video"
-    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
-        return "asf/wmv"
+    for magic, name in _MAGIC_PREFIXES:
+        if head.startswith(magic):
+            return name
     if head.startswith(b"OggS") and b"\x80theora" in head:
         return "ogg (theora)"
-    if head.startswith(b"\x06\x0e\x2b\x34\x02\x05\x01\x01"):
-        return "mxf"
-    if head.startswith(b".RMF"):
-        return "realmedia"
-    if head.startswith(b"DKIF"):
-        return "ivf"
-    if head.startswith(b"nut/multimedia container"):
-        return "nut"
-    if head.startswith(b"YUV4MPEG2"):
-        return "y4m"
     if head.startswith(b"\x00\x00\x00\x01") and len(head) > 4:
         nal = head[4]
         if nal & 0x1F == 7 or (nal >> 1) & 0x3F in (32, 33):   # H.264 SPS / HEVC VPS, SPS

@@ -79,6 +79,14 @@ class _Worker:
 
 
 @dataclass
+class _Pool:
+    """One run's workers and the clips still waiting for one."""
+    pending: deque
+    workers: List[_Worker]
+    startup_failures: int = 0     # workers in a row that died before they were ready
+
+
+@dataclass
 class ExecutorStats:
     worker_start_s: List[float] = field(default_factory=list)   # spawn -> ready, per worker
     workers_replaced: int = 0
@@ -118,84 +126,109 @@ class LocalExecutor:
         pending = deque(tasks)
         if not pending:
             return
-        workers: List[_Worker] = [self._spawn() for _ in range(min(self.jobs, len(pending)))]
-        startup_failures = 0
+        pool = _Pool(pending, [self._spawn() for _ in range(min(self.jobs, len(pending)))])
         try:
-            while pending or any(w.task is not None for w in workers):
+            while pool.pending or any(w.task is not None for w in pool.workers):
+                self._hand_out(pool, on_start)
+                self._wait(pool)
                 now = time.perf_counter()
-                for w in workers:
-                    if w.ready and w.task is None and pending:
-                        w.task = replace(pending.popleft(), threads=self.threads)
-                        w.started_at = now
-                        if on_start:
-                            on_start(w.task, w.pid)
-                        try:
-                            w.conn.send(w.task)
-                        except OSError:
-                            pass        # it just died: the sentinel below reports the crash
-                # Sleep until a worker speaks, a worker dies, or the nearest deadline.
-                wait_s = None
-                if self.timeout_s is not None:
-                    deadlines = [w.started_at + self.timeout_s for w in workers if w.task]
-                    if deadlines:
-                        wait_s = max(0.0, min(deadlines) - time.perf_counter())
-                mp_wait([w.conn for w in workers] + [w.proc.sentinel for w in workers], wait_s)
-
-                now = time.perf_counter()
-                for w in list(workers):
-                    message = None
-                    try:
-                        if w.conn.poll():
-                            message = w.conn.recv()
-                    except (EOFError, OSError):
-                        message = None
-                    if isinstance(message, tuple) and message[:1] == ("ready",):
-                        w.ready, w.pid = True, message[1]
-                        self.stats.worker_start_s.append(now - w.spawned_at)
-                        startup_failures = 0
-                        continue
-                    if isinstance(message, ClipOutcome):
-                        task, w.task = w.task, None
-                        yield task, message
-                        continue
-                    if not w.proc.is_alive():
-                        w.proc.join()
-                        workers.remove(w)
-                        w.conn.close()
-                        if w.task is not None:
-                            yield w.task, ClipOutcome("failed", failure="crash",
-                                                      error=_exit_message(w.proc.exitcode),
-                                                      elapsed_s=now - w.started_at, pid=w.pid)
-                        elif not w.ready:
-                            startup_failures += 1
-                            if startup_failures >= MAX_STARTUP_FAILURES:
-                                raise ConvoyCountError(
-                                    f"batch worker processes fail to start (exit code "
-                                    f"{w.proc.exitcode}); run one clip with `convoycount "
-                                    "count` to see why")
-                        if pending:
-                            workers.append(self._spawn())
-                            self.stats.workers_replaced += 1
-                        continue
-                    if (w.task is not None and self.timeout_s is not None
-                            and now - w.started_at >= self.timeout_s):
-                        task = w.task
-                        self._kill(w)
-                        workers.remove(w)
-                        yield task, ClipOutcome("failed", failure="timeout",
-                                                error=_timeout_message(self.timeout_s),
-                                                elapsed_s=now - w.started_at, pid=w.pid)
-                        if pending:
-                            workers.append(self._spawn())
-                            self.stats.workers_replaced += 1
+                for w in list(pool.workers):
+                    yield from self._attend(pool, w, now)
                 # A finished worker with no more work goes away now, freeing its core.
-                if not pending:
-                    for w in [w for w in workers if w.task is None]:
+                if not pool.pending:
+                    for w in [w for w in pool.workers if w.task is None]:
                         self._stop(w)
-                        workers.remove(w)
+                        pool.workers.remove(w)
         finally:
-            for w in workers:
+            for w in pool.workers:
                 self._kill(w)
+
+    def _hand_out(self, pool: "_Pool", on_start: OnStart) -> None:
+        """Give the next waiting clip to every worker that is ready and idle."""
+        now = time.perf_counter()
+        for w in pool.workers:
+            if w.ready and w.task is None and pool.pending:
+                w.task = replace(pool.pending.popleft(), threads=self.threads)
+                w.started_at = now
+                if on_start:
+                    on_start(w.task, w.pid)
+                try:
+                    w.conn.send(w.task)
+                except OSError:
+                    pass        # it just died: the sentinel below reports the crash
+
+    def _wait(self, pool: "_Pool") -> None:
+        """Sleep until a worker speaks, a worker dies, or the nearest deadline."""
+        wait_s = None
+        if self.timeout_s is not None:
+            deadlines = [w.started_at + self.timeout_s for w in pool.workers if w.task]
+            if deadlines:
+                wait_s = max(0.0, min(deadlines) - time.perf_counter())
+        mp_wait([w.conn for w in pool.workers] + [w.proc.sentinel for w in pool.workers], wait_s)
+
+    @staticmethod
+    def _receive(w: _Worker):
+        """The worker's next message if one is waiting, else None (also when the pipe
+        broke: the process check that follows says what happened)."""
+        try:
+            if w.conn.poll():
+                return w.conn.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def _attend(self, pool: "_Pool", w: _Worker, now: float):
+        """Act on one worker after a wait: it became ready, finished its clip (the
+        outcome is yielded), died (`_bury`), or ran past the timeout (killed, its
+        clip yielded as timed out, and replaced while clips are waiting)."""
+        message = self._receive(w)
+        if isinstance(message, tuple) and message[:1] == ("ready",):
+            w.ready, w.pid = True, message[1]
+            self.stats.worker_start_s.append(now - w.spawned_at)
+            pool.startup_failures = 0
+            return
+        if isinstance(message, ClipOutcome):
+            task, w.task = w.task, None
+            yield task, message
+            return
+        if not w.proc.is_alive():
+            yield from self._bury(pool, w, now)
+            return
+        if (w.task is not None and self.timeout_s is not None
+                and now - w.started_at >= self.timeout_s):
+            task = w.task
+            self._kill(w)
+            pool.workers.remove(w)
+            yield task, ClipOutcome("failed", failure="timeout",
+                                    error=_timeout_message(self.timeout_s),
+                                    elapsed_s=now - w.started_at, pid=w.pid)
+            self._replace(pool)
+
+    def _bury(self, pool: "_Pool", w: _Worker, now: float):
+        """A worker died: its clip (if any) is yielded as a crash. Workers that keep
+        dying before they are ready mean the environment is broken, not a clip, so
+        after MAX_STARTUP_FAILURES in a row the batch stops with an error."""
+        w.proc.join()
+        pool.workers.remove(w)
+        w.conn.close()
+        if w.task is not None:
+            yield w.task, ClipOutcome("failed", failure="crash",
+                                      error=_exit_message(w.proc.exitcode),
+                                      elapsed_s=now - w.started_at, pid=w.pid)
+        elif not w.ready:
+            pool.startup_failures += 1
+            if pool.startup_failures >= MAX_STARTUP_FAILURES:
+                raise ConvoyCountError(
+                    f"batch worker processes fail to start (exit code "
+                    f"{w.proc.exitcode}); run one clip with `convoycount "
+                    "count` to see why")
+        self._replace(pool)
+
+    def _replace(self, pool: "_Pool") -> None:
+        """Start a new worker in place of a lost one, while clips are waiting."""
+        if pool.pending:
+            pool.workers.append(self._spawn())
+            self.stats.workers_replaced += 1
 
     def _stop(self, w: _Worker) -> None:
         try:

@@ -32,7 +32,7 @@ class ClipTask:
     key: str                         # the clip's folder name under OUT (clip id, maybe + params)
     path: str                        # absolute input path
     sha256: str
-    options: dict                    # keyword arguments for analyze()
+    options: object                  # the AnalysisOptions for this clip
     job_dir: str                     # absolute OUT/<key>; where a local worker writes
     evidence: bool = False
     command_line: Optional[str] = None
@@ -110,7 +110,7 @@ def run_clip(task: ClipTask, out_dir: Optional[Path] = None) -> ClipOutcome:
         with warnings.catch_warnings():
             # a truncated clip warns; the report (and the summary's status) says so
             warnings.simplefilter("ignore")
-            report = analyze(task.path, **task.options)
+            report = analyze(task.path, task.options)
         out_dir.mkdir(parents=True, exist_ok=True)
         if task.evidence:
             # writes report.json too (last); it re-reads the input, so it runs before the
@@ -129,9 +129,26 @@ def run_clip(task: ClipTask, out_dir: Optional[Path] = None) -> ClipOutcome:
         return ClipOutcome("failed", failure="input", error=_clean(str(e)),
                            elapsed_s=time.perf_counter() - t0, pid=os.getpid())
     except Exception as e:
+        # Our bug, not the clip's: keep the traceback beside the row for a bug report.
+        saved = _save_traceback(out_dir)
         return ClipOutcome("failed", failure="error",
-                           error=_clean(f"internal error: {type(e).__name__}: {e}"),
+                           error=_clean(f"internal error: {type(e).__name__}: {e}" + saved),
                            elapsed_s=time.perf_counter() - t0, pid=os.getpid())
+
+
+TRACEBACK_NAME = "traceback.txt"
+
+
+def _save_traceback(out_dir: Path) -> str:
+    """Write the current exception's traceback into the clip's folder; return the
+    note for the error line."""
+    import traceback
+    try:
+        from ..io import write_text
+        write_text(out_dir / TRACEBACK_NAME, traceback.format_exc())
+        return f" (traceback in {out_dir.name}/{TRACEBACK_NAME})"
+    except OSError:
+        return ""
 
 
 # --------------------------------------------------------------------------- local worker

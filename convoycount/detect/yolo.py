@@ -23,14 +23,14 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from ..errors import ConvoyCountError, ModelUnavailableError
+from ..geometry import nms
 from ..video import Frame
 from .base import Detections, DetectorInfo
-from .coco import nms                     # numpy only: onnxruntime is imported by CocoDetector
 from ..hashing import sha256_path
 from .models import MODELS_DIR, ResolvedModel, resolve_model
 
@@ -212,9 +212,9 @@ class YoloDetector:
     (None: CUDA when present). `classes`: restrict to these of our class names.
     `class_agnostic` (default): NMS across classes, so a vehicle that fires as both
     "truck" and "bus" (a military truck, say) stays one box, which is what a counter
-    needs. `batch`: frames per predict call in `detect_batch`. `persons`: also detect
-    people and keep each frame's boxes in `self.persons` (for estimators that want
-    pedestrians); the returned Detections never hold a person.
+    needs. `batch`: frames per predict call in `detect_batch` (no effect on `detect`).
+    `persons`: also detect people and keep each frame's boxes in `self.persons` (for
+    estimators that want pedestrians); the returned Detections never hold a person.
     """
 
     def __init__(self, model=None, *, conf: float = 0.25, iou: float = 0.5,
@@ -302,6 +302,9 @@ class YoloDetector:
                 f"omit --imgsz or export again with `convoycount export --imgsz {imgsz}`")
         return backend.names, imgsz or exported or DEFAULT_IMGSZ
 
+    def prepare(self, frames: Iterable[Frame]) -> None:
+        """Nothing to learn from the clip as a whole: every frame is detected on its own."""
+
     def reset(self) -> None:
         """Forget the person boxes of the previous clip; detection itself has no state."""
         self.persons = []
@@ -322,8 +325,10 @@ class YoloDetector:
 
     def detect_batch(self, frames: Sequence[Frame]) -> list:
         """Vehicle detections for each frame, in order; `batch` frames per predict call (an
-        export with a fixed batch of 1 is fed one at a time by ultralytics itself). With
-        `persons`, each frame's person boxes are appended to `self.persons`."""
+        export with a fixed batch of 1 is fed one at a time by ultralytics itself). `detect`
+        calls this with one frame, and the pipeline calls `detect`: in an analysis `batch`
+        has no effect. With `persons`, each frame's person boxes are appended to
+        `self.persons`."""
         out = []
         s = self.settings
         agnostic, own_nms = self._nms_plan()

@@ -16,9 +16,16 @@ files in the directory (report.json first) are removed before anything is
 written, so report.json exists only when the whole set is complete and from
 the same run; after an interruption the directory holds only files this run
 finished (and hidden temp files, removed by the next run).
+
+Only files convoycount wrote are ever replaced or removed: each is recorded in
+the folder's manifest (MANIFEST: name, size, modification time) as soon as it is
+in place. A file with one of these names that the manifest does not vouch for
+(the user's own report.html, or one of ours edited since) makes `--out` refuse
+the folder before any work is done.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -34,7 +41,52 @@ EVIDENCE_FILES = ("events.csv", "tracks.txt", "annotated.mp4", "contact_sheet.pn
 # Share of the progress bar per step: re-decoding and encoding is nearly all the work.
 _P_DECODE = (0.02, 0.90)
 
-__all__ = ["write_evidence", "check_out_dir", "EVIDENCE_FILES"]
+MANIFEST = ".convoycount-evidence.json"
+
+__all__ = ["write_evidence", "check_out_dir", "EVIDENCE_FILES", "MANIFEST"]
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _manifest(out: Path) -> dict:
+    """{file name: stamp} of the evidence files convoycount wrote into `out`."""
+    try:
+        files = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", {})
+        return files if isinstance(files, dict) else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _foreign(out: Path) -> list:
+    """Evidence file names in `out` that convoycount did not write (or that changed since)."""
+    ours = _manifest(out)
+    found = []
+    for name in EVIDENCE_FILES:
+        p = out / name
+        if not (p.exists() or p.is_symlink()):
+            continue
+        if p.is_symlink() or not p.is_file() or ours.get(name) != _stamp(p):
+            found.append(name)
+    return found
+
+
+class _Written(dict):
+    """{name: path} of the files this run wrote; each goes into the folder's manifest
+    as soon as it is in place, so a later run (even after this one is killed) knows
+    it may replace it."""
+
+    def __init__(self, out: Path):
+        super().__init__()
+        self.out = out
+
+    def __setitem__(self, name: str, path: Path) -> None:
+        super().__setitem__(name, path)
+        files = _manifest(self.out)
+        files[name] = _stamp(Path(path))
+        write_text(self.out / MANIFEST, json.dumps({"files": files}, indent=1) + "\n")
 
 
 def _write_bytes(path: Path, data: bytes) -> Path:
@@ -47,7 +99,7 @@ def _remove_stale_temps(out: Path) -> list:
     """Temp files an earlier, killed run left behind (atomic_path names them
     .<stem>.<8 random chars><suffix>); a clean exit never leaves any."""
     removed = []
-    for name in EVIDENCE_FILES:
+    for name in EVIDENCE_FILES + (MANIFEST,):
         stem, suffix = Path(name).stem, Path(name).suffix
         pat = re.compile(rf"^\.{re.escape(stem)}\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
         for p in out.iterdir():
@@ -80,19 +132,18 @@ def check_out_dir(out_dir) -> Path:
     parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConvoyCountError(f"--out {out}: {parent} is not writable")
+    foreign = _foreign(out) if out.is_dir() else []
+    if foreign:
+        raise ConvoyCountError(
+            f"--out {out} already holds {', '.join(foreign)}, which convoycount did not write "
+            "(or which changed since); it never replaces files it did not write: choose an "
+            "empty or new folder, or move those files")
     return out
 
 
-def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
-                   progress: Optional[Callable[[float], None]] = None,
-                   annotate: bool = True) -> dict:
-    """Write the evidence files for `report` into `out_dir`; return {file name: Path}.
-
-    Re-decodes the analysed range of the input (it must still be the file that
-    was analysed: its sha256 is checked). `command_line` is shown in the
-    provenance. `progress(fraction)` is called as the work goes on; annotate=False
-    skips annotated.mp4 (the slow part)."""
-    out = check_out_dir(out_dir)
+def _check_input(report, out: Path) -> Path:
+    """The analysed clip, refused if the evidence would overwrite it, if it is gone,
+    or if it changed since the analysis (boxes would then be drawn on other pictures)."""
     src = Path(report.input_path)
     if src.resolve() in {(out / n).resolve() for n in EVIDENCE_FILES}:
         raise ConvoyCountError(f"--out {out}: writing the evidence there would overwrite the "
@@ -104,54 +155,71 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
     if sha != report.input_sha256:
         raise InputError(f"{src}: changed since it was analysed (sha256 {sha[:12]}..., "
                          f"report says {report.input_sha256[:12]}...)")
+    return src
+
+
+def _clear_out_dir(out: Path) -> None:
+    """Create `out` and remove the earlier evidence files convoycount wrote there
+    (check_out_dir has refused any other) and stale temp files."""
     out.mkdir(parents=True, exist_ok=True)
     # report.json marks a complete set: an old one must not vouch for new files,
     # and an old file must not pass for one of this run (report.json goes first).
     for name in ("report.json",) + EVIDENCE_FILES:
         (out / name).unlink(missing_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
     _remove_stale_temps(out)
-    step = _Progress(progress)
-    step(0.0)
 
-    from .annotate import decode_pass
-    from .html import render_html
-    from .mot import mot_text
-    from .sheet import compose, plan_tiles, render_tile
-    from .timeline import render_timeline
 
-    written: dict = {}
-    written["events.csv"] = write_text(out / "events.csv", report.to_csv())
-    written["tracks.txt"] = write_text(out / "tracks.txt", mot_text(report.tracks))
-    step(_P_DECODE[0])
+class _TileCollector:
+    """The decode pass's frame callback for the contact sheet: renders the tile of
+    every planned crossing from the clean frame it names, and counts tiles whose
+    frame time differs from the one planned (the decode is then not the analysis')."""
 
-    # One decode pass feeds the contact sheet (clean frames) and the video.
-    specs = plan_tiles(report)
-    wanted: dict = {}
-    for spec in specs:
-        wanted.setdefault(spec.frame_index, []).append(spec)
-    tiles: dict = {}
-    tile_time_mismatches = 0
+    def __init__(self, report, specs):
+        from .sheet import render_tile
+        self._render_tile = render_tile
+        self.report = report
+        self.wanted: dict = {}
+        for spec in specs:
+            self.wanted.setdefault(spec.frame_index, []).append(spec)
+        self.tiles: dict = {}
+        self.time_mismatches = 0
 
-    def on_frame(frame):
-        nonlocal tile_time_mismatches
-        for spec in wanted.get(frame.index, ()):
+    def __call__(self, frame) -> None:
+        for spec in self.wanted.get(frame.index, ()):
             if spec.frame_time_s is not None and abs(spec.frame_time_s - frame.time_s) > 1e-6:
-                tile_time_mismatches += 1
-            tiles[spec.n] = render_tile(frame.image, spec, report)
+                self.time_mismatches += 1
+            self.tiles[spec.n] = self._render_tile(frame.image, spec, self.report)
+
+
+def _decode_once(report, out: Path, tiles: _TileCollector, annotate: bool, step,
+                 written: dict):
+    """One decode pass feeds the contact sheet (clean frames) and, if `annotate`,
+    the annotated video; without a video it stops after the last frame a tile
+    needs, and with no tile and no video it is skipped (None)."""
+    from .annotate import decode_pass
 
     a, b = _P_DECODE
     decode_progress = (lambda f: step(a + (b - a) * f))
     res = None
     if annotate:
         with atomic_path(out / "annotated.mp4") as tmp:
-            res = decode_pass(report, video_path=tmp, on_frame=on_frame, progress=decode_progress)
+            res = decode_pass(report, video_path=tmp, on_frame=tiles, progress=decode_progress)
         written["annotated.mp4"] = out / "annotated.mp4"
-    elif wanted:
-        res = decode_pass(report, video_path=None, on_frame=on_frame,
-                          last_needed_index=max(wanted), progress=decode_progress)
+    elif tiles.wanted:
+        res = decode_pass(report, video_path=None, on_frame=tiles,
+                          last_needed_index=max(tiles.wanted), progress=decode_progress)
     step(b)
+    return res
 
+
+def _write_pictures(report, out: Path, specs, tiles: dict, written: dict) -> tuple:
+    """Write the contact sheet (PNG + layout) and the timeline; return both PNGs'
+    bytes, which the HTML page embeds."""
     import cv2
+    from .sheet import compose
+    from .timeline import render_timeline
+
     sheet_img, layout = compose(report, specs, tiles)
     ok, png = cv2.imencode(".png", sheet_img)
     if not ok:
@@ -161,8 +229,13 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
     written["contact_sheet.json"] = write_json(out / "contact_sheet.json", layout)
     timeline_png = render_timeline(report)
     written["timeline.png"] = _write_bytes(out / "timeline.png", timeline_png)
-    step(0.95)
+    return sheet_png, timeline_png
 
+
+def _render_facts(report, res, annotate: bool, tile_time_mismatches: int) -> dict:
+    """How the re-decode went, for the page: frames and times, and (with the video)
+    nudged timestamps, box/frame time mismatches and a note when the re-decode's
+    frame count differs from the analysis'."""
     render: dict = {}
     if res is not None:
         render = {"frames re-decoded": res.frames,
@@ -175,6 +248,40 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
             if res.frames != report.frames_processed:
                 render["note"] = ("the re-decode gave a different number of frames than the "
                                   "analysis; boxes may not line up")
+    return render
+
+
+def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
+                   progress: Optional[Callable[[float], None]] = None,
+                   annotate: bool = True) -> dict:
+    """Write the evidence files for `report` into `out_dir`; return {file name: Path}.
+
+    Re-decodes the analysed range of the input (it must still be the file that
+    was analysed: its sha256 is checked). `command_line` is shown in the
+    provenance. `progress(fraction)` is called as the work goes on; annotate=False
+    skips annotated.mp4 (the slow part)."""
+    _check_input(report, Path(out_dir))
+    out = check_out_dir(out_dir)
+    _clear_out_dir(out)
+    step = _Progress(progress)
+    step(0.0)
+
+    from .html import render_html
+    from .mot import mot_text
+    from .sheet import plan_tiles
+
+    written = _Written(out)
+    written["events.csv"] = write_text(out / "events.csv", report.to_csv())
+    written["tracks.txt"] = write_text(out / "tracks.txt", mot_text(report.tracks))
+    step(_P_DECODE[0])
+
+    specs = plan_tiles(report)
+    tiles = _TileCollector(report, specs)
+    res = _decode_once(report, out, tiles, annotate, step, written)
+    sheet_png, timeline_png = _write_pictures(report, out, specs, tiles.tiles, written)
+    step(0.95)
+
+    render = _render_facts(report, res, annotate, tiles.time_mismatches)
     files = [(name, path.stat().st_size, sha256_file(path)) for name, path in written.items()]
     page = render_html(report, contact_sheet_png=sheet_png, timeline_png=timeline_png,
                        command_line=command_line, files=files, render=render,

@@ -2,7 +2,7 @@
 the pipeline saw on it.
 
 One decode pass (`decode_pass`) re-reads exactly the frames the analysis read
-(same `frames(path, start_s, end_s)` call, so `Frame.index` matches
+(same `frames(path, start_s, end_s, stride)` call, so `Frame.index` matches
 `Observation.frame_index`), hands each frame to the contact sheet, and writes
 it, annotated, to the video. Frame count and timestamps are kept: each output
 frame gets pts = round(time_s * 90000) in a 1/90000 time base, so a VFR clip
@@ -188,7 +188,10 @@ def decode_pass(report, *, video_path: Optional[Path],
     from ..video import frames
     start_s, end_s = report.params.get("start_s"), report.params.get("end_s")
     lo, hi = report.span_s if report.span_s else (None, None)
-    reader = frames(report.input_path, start_s=start_s, end_s=end_s)
+    # The same frames the detector saw: with --stride N, every Nth (each still at its
+    # own timestamp), so every box is drawn on the picture it was found in.
+    reader = frames(report.input_path, start_s=start_s, end_s=end_s,
+                    stride=report.params.get("stride") or 1)
     res = PassResult()
     sink = annot = None
     try:

@@ -173,22 +173,12 @@ def _find_region(path, info, engine, settings: ClockSettings):
     return box, seen
 
 
-def estimate_clock(path, info, engine=None, settings: ClockSettings = ClockSettings()) -> Estimate:
-    """K from a burned-in clock, or the reason there is none (see module docstring)."""
-    method = "burned_in_clock"
-    if engine is None:
-        from .ocr import load_engine
-        engine, why = load_engine()
-        if engine is None:
-            return Estimate.none("clock", method, why)
+def _clock_crops(path, info, region, settings: ClockSettings) -> tuple:
+    """(clip times, crops of the clock region): one decode of the clip, keeping at
+    most about `max_crops` frames evenly spaced by frame index, so memory stays
+    bounded on long clips."""
     from ..video import frames
-    region, seen = _find_region(path, info, engine, settings)
-    if region is None:
-        sample = [s for s in seen if s.strip()][:5]
-        return Estimate.none("clock", method, "no clock (HH:MM:SS text) found in the picture",
-                             engine=engine.name, text_seen=sample)
     x1, y1, x2, y2 = region
-
     stride = max(1, math.ceil(info.frames / settings.max_crops)) if info.frames else 1
     times, crops = [], []
     with frames(path) as reader:
@@ -196,47 +186,63 @@ def estimate_clock(path, info, engine=None, settings: ClockSettings = ClockSetti
             if fr.index % stride == 0:
                 times.append(fr.time_s)
                 crops.append(fr.image[y1:y2, x1:x2].copy())
-    n = len(crops)
-    cache: dict = {}
+    return times, crops
 
-    def read(i: int) -> Optional[ClockReading]:
-        if i not in cache:
-            text, _ = engine.read(crops[i])
+
+class _ClockReads:
+    """OCR reads of the clock crops, each crop read at most once (`cache`: crop
+    index -> ClockReading, or None when the text is not a time)."""
+
+    def __init__(self, engine, times: list, crops: list):
+        self.engine, self.times, self.crops = engine, times, crops
+        self.cache: dict = {}
+
+    def read(self, i: int) -> Optional[ClockReading]:
+        if i not in self.cache:
+            text, _ = self.engine.read(self.crops[i])
             p = parse_clock(text)
-            cache[i] = None if p is None else ClockReading(times[i], text, p[0], p[1])
-        return cache[i]
+            self.cache[i] = None if p is None else ClockReading(self.times[i], text, p[0], p[1])
+        return self.cache[i]
 
-    coarse = sorted({round(k * (n - 1) / max(1, settings.coarse_reads - 1))
-                     for k in range(min(n, settings.coarse_reads))})
-    for i in coarse:
-        read(i)
+    def coarse(self, n_reads: int) -> None:
+        """Read `n_reads` crops evenly spaced over the clip (first and last included)."""
+        n = len(self.crops)
+        for i in sorted({round(k * (n - 1) / max(1, n_reads - 1))
+                         for k in range(min(n, n_reads))}):
+            self.read(i)
 
-    def ticks():
+    def ticks(self) -> list:
         """Adjacent coarse/refined read pairs whose values differ and are not yet adjacent."""
+        cache = self.cache
         idx = sorted(i for i, r in cache.items() if r is not None)
         return [(a, b) for a, b in zip(idx, idx[1:])
                 if cache[a].value_s != cache[b].value_s and b - a > 1]
 
-    for end in ("first", "last"):
-        for _ in range(settings.refine_transitions):
-            pairs = ticks()
-            if not pairs or len(cache) >= settings.max_reads:
-                break
-            a, b = pairs[0] if end == "first" else pairs[-1]
-            while b - a > 1 and len(cache) < settings.max_reads:
-                m = (a + b) // 2
-                r = read(m)
-                if r is not None and r.value_s == cache[a].value_s:
-                    a = m
-                else:
-                    b = m
+    def refine(self, settings: ClockSettings) -> None:
+        """Bisect the first and the last `refine_transitions` ticks down to adjacent
+        frames: the exact frames where the display changes pin the slope far better
+        than the coarse reads (stops at `max_reads`)."""
+        cache = self.cache
+        for end in ("first", "last"):
+            for _ in range(settings.refine_transitions):
+                pairs = self.ticks()
+                if not pairs or len(cache) >= settings.max_reads:
+                    break
+                a, b = pairs[0] if end == "first" else pairs[-1]
+                while b - a > 1 and len(cache) < settings.max_reads:
+                    m = (a + b) // 2
+                    r = self.read(m)
+                    if r is not None and r.value_s == cache[a].value_s:
+                        a = m
+                    else:
+                        b = m
 
-    readings = [r for r in cache.values() if r is not None]
-    ev = {"engine": engine.name, "region_xyxy": [x1, y1, x2, y2], "reads": len(cache),
-          "unreadable": len(cache) - len(readings)}
-    if len(readings) < settings.min_readings:
-        return Estimate.none("clock", method, f"only {len(readings)} of {len(cache)} clock reads "
-                             f"parsed as a time (< {settings.min_readings})", **ev)
+
+def _estimate_from_readings(readings: list, ev: dict, method: str,
+                            settings: ClockSettings) -> Estimate:
+    """Fit real = a + K * clip to the readings (misreads dropped) and turn the hard
+    bounds on K into an estimate, or into the reason they do not pin K: readings no
+    steady clock could show, or a clock that did not tick often enough."""
     lo, hi, inliers, dropped, q = _robust_fit(readings, settings)
     ev.update({"resolution_s": q, "readings_used": len(inliers), "readings_dropped": len(dropped),
                "readings": [{"clip_s": round(r.clip_s, 4), "text": r.text} for r in
@@ -256,3 +262,31 @@ def estimate_clock(path, info, engine=None, settings: ClockSettings = ClockSetti
     k = (lo + hi) / 2
     return Estimate(source="clock", method=method, speedup=k, interval=(lo, hi), trust=TRUST_CLOCK,
                     evidence=ev)
+
+
+def estimate_clock(path, info, engine=None, settings: ClockSettings = ClockSettings()) -> Estimate:
+    """K from a burned-in clock, or the reason there is none (see module docstring)."""
+    method = "burned_in_clock"
+    if engine is None:
+        from .ocr import load_engine
+        engine, why = load_engine()
+        if engine is None:
+            return Estimate.none("clock", method, why)
+    region, seen = _find_region(path, info, engine, settings)
+    if region is None:
+        sample = [s for s in seen if s.strip()][:5]
+        return Estimate.none("clock", method, "no clock (HH:MM:SS text) found in the picture",
+                             engine=engine.name, text_seen=sample)
+
+    reads = _ClockReads(engine, *_clock_crops(path, info, region, settings))
+    reads.coarse(settings.coarse_reads)
+    reads.refine(settings)
+
+    cache = reads.cache
+    readings = [r for r in cache.values() if r is not None]
+    ev = {"engine": engine.name, "region_xyxy": list(region), "reads": len(cache),
+          "unreadable": len(cache) - len(readings)}
+    if len(readings) < settings.min_readings:
+        return Estimate.none("clock", method, f"only {len(readings)} of {len(cache)} clock reads "
+                             f"parsed as a time (< {settings.min_readings})", **ev)
+    return _estimate_from_readings(readings, ev, method, settings)

@@ -26,8 +26,10 @@ def retime_command(
 ):
     """Write a copy that plays at real speed: timestamps x K (every frame kept, in order),
     audio slowed with its pitch kept, optionally a real-time clock in the picture."""
+    from ..pipeline import estimate_speedup
     from .writer import run_retime
-    res = run_retime(clip, output, speedup=speedup, real_duration_s=real_duration, clock=clock)
+    res = run_retime(clip, output, speedup=speedup, real_duration_s=real_duration, clock=clock,
+                     estimate=estimate_speedup)
     if quiet:
         return
     how = "given"

@@ -153,15 +153,19 @@ def _inside(box, width: int, height: int, m: float) -> bool:
     return box[0] > m and box[1] > m and box[2] < width - m and box[3] < height - m
 
 
-def vehicle_rate(track, width: int, height: int,
-                 s: KinematicSettings = KinematicSettings()) -> tuple[Optional[VehicleRate], str]:
-    """One track's apparent speed in own lengths per clip second, or (None, why)."""
-    obs = [o for o in track.observations if _inside(o.box, width, height, s.edge_margin_px)]
-    if len(obs) < s.min_observations:
-        return None, f"{len(obs)} observations fully inside the frame (< {s.min_observations})"
-    t = np.array([o.time_s for o in obs], dtype=np.float64)
-    if t[-1] - t[0] < s.min_span_s:
-        return None, f"seen inside the frame for {t[-1] - t[0]:.2f} s (< {s.min_span_s} s)"
+@dataclass(frozen=True)
+class _Path:
+    """A track's observations inside the frame, on its own motion axis."""
+    t: np.ndarray             # clip times
+    p: np.ndarray             # box centre positions along the motion direction, px
+    lengths: np.ndarray       # box lengths along it, px
+    off_px: np.ndarray        # centre offsets across it from the mean centre, px
+
+
+def _motion_path(obs: list, t: np.ndarray) -> _Path:
+    """Project the box centres on their principal axis (the direction the vehicle
+    moves, pointing from its first to its last position) and measure each box's
+    length along it."""
     boxes = np.array([o.box for o in obs], dtype=np.float64)
     c = np.column_stack(((boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2))
     cc = c - c.mean(axis=0)
@@ -169,22 +173,37 @@ def vehicle_rate(track, width: int, height: int,
     d = vt[0]
     if np.dot(c[-1] - c[0], d) < 0:
         d = -d
-    p = c @ d
-    lengths = np.array([_length_along(b, d) for b in boxes])
+    return _Path(t=t, p=c @ d, lengths=np.array([_length_along(b, d) for b in boxes]),
+                 off_px=cc @ np.array([-d[1], d[0]]))
+
+
+def _not_a_moving_vehicle(path: _Path, s: KinematicSettings) -> Optional[str]:
+    """Why the path is not one rigid vehicle on the move (None if it is): too short
+    a box, a box whose length varies (a blob that grows or merges), a path that is
+    not straight, or too little travel (parked or stopped)."""
+    lengths = path.lengths
     L_med = float(np.median(lengths))
     if L_med < s.min_length_px:
-        return None, f"box {L_med:.0f} px long (< {s.min_length_px:g} px)"
+        return f"box {L_med:.0f} px long (< {s.min_length_px:g} px)"
     spread = float(np.median(np.abs(lengths - L_med))) / L_med
     if spread > s.max_length_spread:
-        return None, f"box length varies by {spread:.0%} (> {s.max_length_spread:.0%}): not one rigid vehicle"
-    off = float(np.sqrt(np.mean((cc @ np.array([-d[1], d[0]])) ** 2))) / L_med
+        return f"box length varies by {spread:.0%} (> {s.max_length_spread:.0%}): not one rigid vehicle"
+    off = float(np.sqrt(np.mean(path.off_px ** 2))) / L_med
     if off > s.max_path_deviation:
-        return None, f"path strays {off:.2f} lengths from a line (> {s.max_path_deviation:g})"
-    travel = (p.max() - p.min()) / L_med
+        return f"path strays {off:.2f} lengths from a line (> {s.max_path_deviation:g})"
+    travel = (path.p.max() - path.p.min()) / L_med
     if travel < s.min_travel_lengths:
-        return None, f"moved {travel:.2f} lengths (< {s.min_travel_lengths:g}): parked or stopped"
+        return f"moved {travel:.2f} lengths (< {s.min_travel_lengths:g}): parked or stopped"
+    return None
 
-    rates, speeds, spans, lens = [], [], [], []      # spans: (t_i, t_j) of each window
+
+def _windows(path: _Path, s: KinematicSettings) -> tuple:
+    """(rates in lengths/s, speeds in px/s, (t_i, t_j) spans, median lengths) of
+    every measuring window: from each observation to the first one at least
+    `window` later and `window_frames` on (the window shrinks to half the span
+    for vehicles seen briefly)."""
+    t, p, lengths = path.t, path.p, path.lengths
+    rates, speeds, spans, lens = [], [], [], []
     n = len(t)
     window = min(s.window_s, 0.5 * (t[-1] - t[0]))
     j = 0
@@ -201,8 +220,26 @@ def vehicle_rate(track, width: int, height: int,
         speeds.append(v)
         spans.append((t[i], t[j]))
         lens.append(L)
+    return rates, speeds, spans, lens
+
+
+def vehicle_rate(track, width: int, height: int,
+                 s: KinematicSettings = KinematicSettings()) -> tuple[Optional[VehicleRate], str]:
+    """One track's apparent speed in own lengths per clip second, or (None, why)."""
+    obs = [o for o in track.observations if _inside(o.box, width, height, s.edge_margin_px)]
+    if len(obs) < s.min_observations:
+        return None, f"{len(obs)} observations fully inside the frame (< {s.min_observations})"
+    t = np.array([o.time_s for o in obs], dtype=np.float64)
+    if t[-1] - t[0] < s.min_span_s:
+        return None, f"seen inside the frame for {t[-1] - t[0]:.2f} s (< {s.min_span_s} s)"
+    path = _motion_path(obs, t)
+    why = _not_a_moving_vehicle(path, s)
+    if why:
+        return None, why
+    rates, speeds, spans, lens = _windows(path, s)
     if not rates:
         return None, "too few frames for one measuring window"
+    # the prior is about cruising: windows well below the fast ones are stop-and-go
     rates = np.array(rates)
     fast = float(np.percentile(rates, s.cruise_percentile))
     moving = rates >= s.moving_fraction * fast

@@ -43,12 +43,7 @@ def ffmpeg_exe() -> str:
 
 def check_speedup(k, what: str = "--speedup") -> float:
     """K as a float, or a one-line ConvoyCountError."""
-    try:
-        kf = float(k)
-    except (TypeError, ValueError):
-        raise ConvoyCountError(f"{what} must be a number, got {k!r}") from None
-    if not math.isfinite(kf) or kf <= 0:
-        raise ConvoyCountError(f"{what} must be a positive finite number, got {k!r}")
+    kf = _positive(k, what)
     if not K_MIN <= kf <= K_MAX:
         raise ConvoyCountError(f"{what} {kf:g} is outside the supported range "
                                f"{K_MIN:g}..{K_MAX:g}")
@@ -225,8 +220,10 @@ def _write_opencv(src: Path, tmp: Path, k: float, info) -> None:
         vid.unlink(missing_ok=True)
 
 
-def resolve_speedup(src: Path, info, speedup=None, real_duration_s=None):
-    """(K, TimeMap or None): K from a number, "auto" (estimated), or a real duration."""
+def resolve_speedup(src: Path, info, speedup=None, real_duration_s=None, estimate=None):
+    """(K, TimeMap or None): K from a number, "auto" (estimated by `estimate(src)`,
+    a function the caller passes in, e.g. `convoycount.pipeline.estimate_speedup`:
+    re-timing writes files, it does not run the analysis itself), or a real duration."""
     if (speedup is None) == (real_duration_s is None):
         raise ConvoyCountError("give exactly one of --speedup K, --speedup auto or --real-duration S")
     if real_duration_s is not None:
@@ -234,9 +231,11 @@ def resolve_speedup(src: Path, info, speedup=None, real_duration_s=None):
         if not info.duration_s > 0:
             raise ConvoyCountError(f"{src}: the clip has no measurable duration")
         return check_speedup(rd / info.duration_s, f"--real-duration {rd:g} s gives a speed-up that"), None
-    if isinstance(speedup, str) and speedup.strip().lower() == "auto":
-        from ..pipeline import analyze
-        tmap = analyze(src, speedup="auto").time_map
+    if _is_auto(speedup):
+        if estimate is None:
+            raise ConvoyCountError("speedup 'auto' needs an estimator: pass "
+                                   "estimate=convoycount.pipeline.estimate_speedup")
+        tmap = estimate(src)
         if not tmap.known:
             reasons = "; ".join(f"{e.get('source')}: {e.get('reason')}" for e in tmap.evidence
                                 if isinstance(e, dict) and e.get("reason"))
@@ -244,6 +243,10 @@ def resolve_speedup(src: Path, info, speedup=None, real_duration_s=None):
                                    "give --speedup K or --real-duration S")
         return check_speedup(tmap.speedup, "estimated speed-up"), tmap
     return check_speedup(speedup), None
+
+
+def _is_auto(speedup) -> bool:
+    return isinstance(speedup, str) and speedup.strip().lower() == "auto"
 
 
 @dataclass(frozen=True)
@@ -260,20 +263,21 @@ class RetimeResult:
 
 
 def retime(path, out_path, *, speedup=None, real_duration_s: Optional[float] = None,
-           clock: bool = False, clock_renderer: str = "auto") -> Path:
+           clock: bool = False, clock_renderer: str = "auto", estimate=None) -> Path:
     """Write `out_path`: `path` played at real speed (pts x K, audio slowed, pitch kept).
 
     `speedup`: K (the clip plays K times faster than reality) or "auto";
     `real_duration_s`: the filmed event really lasted this long (K = it / clip
     duration). `clock`: burn a real-time clock (elapsed since the first frame)
     into the picture. `clock_renderer`: "auto" (drawtext, else OpenCV),
-    "drawtext" or "opencv". The output is written atomically."""
+    "drawtext" or "opencv". `estimate`: for "auto", a function clip -> TimeMap
+    (e.g. `convoycount.pipeline.estimate_speedup`). The output is written atomically."""
     return run_retime(path, out_path, speedup=speedup, real_duration_s=real_duration_s,
-                      clock=clock, clock_renderer=clock_renderer).path
+                      clock=clock, clock_renderer=clock_renderer, estimate=estimate).path
 
 
 def run_retime(path, out_path, *, speedup=None, real_duration_s: Optional[float] = None,
-               clock: bool = False, clock_renderer: str = "auto") -> RetimeResult:
+               clock: bool = False, clock_renderer: str = "auto", estimate=None) -> RetimeResult:
     """`retime()` that also says which K was applied and, for "auto", the TimeMap."""
     from ..io import atomic_path
     from ..video import probe
@@ -283,13 +287,13 @@ def run_retime(path, out_path, *, speedup=None, real_duration_s: Optional[float]
     src = Path(path)
     if speedup is None and real_duration_s is None:
         raise ConvoyCountError("give exactly one of --speedup K, --speedup auto or --real-duration S")
-    if speedup is not None and not (isinstance(speedup, str) and speedup.strip().lower() == "auto"):
+    if speedup is not None and not _is_auto(speedup):
         check_speedup(speedup)               # fail on a bad factor before reading anything
     if real_duration_s is not None:
         _positive(real_duration_s, "--real-duration")
     out = _check_output(src, out_path)
     info = probe(src)                        # InputError for anything unreadable
-    k, tmap = resolve_speedup(src, info, speedup, real_duration_s)
+    k, tmap = resolve_speedup(src, info, speedup, real_duration_s, estimate)
     used = None
     try:
         with atomic_path(out) as tmp:

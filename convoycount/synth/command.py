@@ -56,7 +56,10 @@ def synth_command(
         except ValueError:
             raise ConvoyCountError(f"--line must be four numbers 'x1,y1,x2,y2', got {line!r}") from None
     from .encode import generate   # PyAV only when we actually encode
-    cfg = make_scenario(scenario, seed=seed, **overrides)
+    try:
+        cfg = make_scenario(scenario, seed=seed, **overrides)
+    except ValueError as e:        # the scene's own checks: a value the user typed
+        raise ConvoyCountError(str(e)) from None
     truth = generate(out, cfg)
     typer.echo(f"{out}: {len(truth.vehicles)} vehicles, {truth.total_crossing} crossing, "
                f"{truth.frames} frames, {truth.duration_s:.2f} s clip (x{truth.speedup}); truth "

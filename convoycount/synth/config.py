@@ -88,7 +88,19 @@ class SynthConfig:
     audio_tone_hz: float = 440.0
 
     def __post_init__(self):
-        fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        # Checked in field order, so the first bad setting is the one reported.
+        self._check_picture_and_time()
+        self._check_traffic()
+        self._check_scene()
+        self._check_camera_and_file()
+
+    def _fix(self, name: str, value) -> None:
+        """Store a normalised value on the frozen instance (e.g. a list as a tuple)."""
+        object.__setattr__(self, name, value)
+
+    def _check_picture_and_time(self) -> None:
+        """Seed, picture size (even: H.264 yuv420p), capture rate, speed-up, duration
+        and the VFR knobs."""
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool), "seed", "an integer", self.seed)
         for name in ("width", "height"):
             v = getattr(self, name)
@@ -103,20 +115,24 @@ class SynthConfig:
         _check(_nonneg(self.tail_s), "tail_s", ">= 0", self.tail_s)
         _check(_nonneg(self.vfr_jitter) and self.vfr_jitter < 0.9, "vfr_jitter", "in [0, 0.9)", self.vfr_jitter)
         _check(isinstance(self.vfr_gaps, int) and self.vfr_gaps >= 0, "vfr_gaps", "an integer >= 0", self.vfr_gaps)
+
+    def _check_traffic(self) -> None:
+        """Vehicles, lanes (two-way needs two), spacing, speeds, class mix, colours,
+        stop-and-go and non-crossing vehicles; pairs and mixes are normalised."""
         _check(isinstance(self.n_vehicles, int) and 0 <= self.n_vehicles <= 500, "n_vehicles",
                "an integer in [0, 500]", self.n_vehicles)
         lanes = self.lanes if self.lanes is not None else (2 if self.two_way else 1)
         _check(isinstance(lanes, int) and 1 <= lanes <= 8, "lanes", "an integer in [1, 8]", self.lanes)
         _check(not self.two_way or lanes >= 2, "lanes", ">= 2 when two_way is set", lanes)
-        fix("lanes", lanes)
+        self._fix("lanes", lanes)
         _check(_pos(self.spacing_s), "spacing_s", "a positive number of seconds", self.spacing_s)
         _check(_nonneg(self.spacing_jitter) and self.spacing_jitter < 1, "spacing_jitter", "in [0, 1)",
                self.spacing_jitter)
-        fix("speed_mps", _range("speed_mps", self.speed_mps, positive=True))
-        fix("stop_duration_s", _range("stop_duration_s", self.stop_duration_s, positive=True))
+        self._fix("speed_mps", _range("speed_mps", self.speed_mps, positive=True))
+        self._fix("stop_duration_s", _range("stop_duration_s", self.stop_duration_s, positive=True))
         _check(_nonneg(self.min_gap_m), "min_gap_m", ">= 0", self.min_gap_m)
-        fix("class_mix", _class_mix(self.class_mix))
-        fix("colours", tuple(self.colours))
+        self._fix("class_mix", _class_mix(self.class_mix))
+        self._fix("colours", tuple(self.colours))
         from .sprites import CIVILIAN_COLOURS   # local: sprites imports cv2, config stays light
         bad = [c for c in self.colours if c not in CIVILIAN_COLOURS]
         _check(not bad, "colours", f"names from {sorted(CIVILIAN_COLOURS)}", bad)
@@ -128,8 +144,12 @@ class SynthConfig:
         kinds = tuple(self.non_crossing_kinds)
         _check(kinds and all(k in NON_CROSSING_KINDS for k in kinds), "non_crossing_kinds",
                f"a non-empty subset of {NON_CROSSING_KINDS}", kinds)
-        fix("non_crossing_kinds", kinds)
+        self._fix("non_crossing_kinds", kinds)
         _check(_nonneg(self.park_hold_s), "park_hold_s", ">= 0", self.park_hold_s)
+
+    def _check_scene(self) -> None:
+        """Orientation and view (a side view only exists for horizontal traffic),
+        scale, counting line (normalised, two distinct points), shadows, lighting."""
         _check(self.orientation in ORIENTATIONS, "orientation", f"one of {ORIENTATIONS}", self.orientation)
         _check(self.view in VIEWS, "view", f"one of {VIEWS}", self.view)
         _check(not (self.view == "side" and self.orientation == "vertical"), "view",
@@ -148,11 +168,14 @@ class SynthConfig:
                    "four numbers x1 y1 x2 y2 (normalised)", self.line)
             _check(all(-0.5 <= v <= 1.5 for v in line) and (line[0], line[1]) != (line[2], line[3]),
                    "line", "two distinct points with coordinates near [0, 1]", self.line)
-            fix("line", line)
+            self._fix("line", line)
         _check(self.shadow_strength is None or (_nonneg(self.shadow_strength) and self.shadow_strength <= 0.8),
                "shadow_strength", "None or in [0, 0.8]", self.shadow_strength)
         _check(_nonneg(self.lighting_drift) and self.lighting_drift <= 0.5, "lighting_drift", "in [0, 0.5]",
                self.lighting_drift)
+
+    def _check_camera_and_file(self) -> None:
+        """Shake, noise, encoder settings, rotation, clock and audio."""
         _check(_nonneg(self.shake_px) and self.shake_px <= 50, "shake_px", "in [0, 50]", self.shake_px)
         _check(_nonneg(self.noise_sigma) and self.noise_sigma <= 60, "noise_sigma", "in [0, 60]",
                self.noise_sigma)

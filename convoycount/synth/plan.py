@@ -111,23 +111,31 @@ def _timeline(config: SynthConfig, duration_s: float, rng: np.random.Generator) 
     return pts, real
 
 
-def _plan_vehicles(config: SynthConfig, layout: Layout, pal: Palette, rng: np.random.Generator) -> list:
-    names = [c for c, _ in config.class_mix]
-    weights = np.array([w for _, w in config.class_mix], np.float64)
-    weights /= weights.sum()
-    n_lanes = len(layout.lanes)
-    # roles: crossing vehicles (some stopping), then the ones that must not cross
+def _roles(config: SynthConfig, rng: np.random.Generator) -> list:
+    """The role of each crossing vehicle: "cruise", or for a `stop_and_go` share a
+    stop ("stop_on_line": straddling the counting line, else "stop")."""
     roles = []
     for _ in range(config.n_vehicles):
         if rng.random() < config.stop_and_go:
             roles.append("stop_on_line" if rng.random() < config.stop_on_line_fraction else "stop")
         else:
             roles.append("cruise")
+    return roles
+
+
+def _lane_queues(config: SynthConfig, pal: Palette, rng: np.random.Generator, n_lanes: int) -> tuple:
+    """(queues, tails) per lane: the specs of the vehicles in entry order, drawn from
+    `rng` in a fixed order (the seed fixes the traffic). Lanes are dealt from
+    shuffled decks, so every lane gets its share (+-1) in random order; a lane takes
+    at most one parked vehicle, and it enters last (it would block the ones behind);
+    a reversing vehicle goes anywhere in its lane's queue."""
+    names = [c for c, _ in config.class_mix]
+    weights = np.array([w for _, w in config.class_mix], np.float64)
+    weights /= weights.sum()
+    roles = _roles(config, rng)
     parks_per_lane = [0] * n_lanes
     queues = [[] for _ in range(n_lanes)]
     tails = [[] for _ in range(n_lanes)]      # parked vehicles go last in their lane
-    specs = []
-    # lanes dealt from shuffled decks: every lane gets its share (+-1), in random order
     deck = []
     for i in range(config.n_vehicles + config.non_crossing):
         role = roles[i] if i < config.n_vehicles else str(rng.choice(list(config.non_crossing_kinds)))
@@ -148,7 +156,6 @@ def _plan_vehicles(config: SynthConfig, layout: Layout, pal: Palette, rng: np.ra
             rng.uniform(1 - config.spacing_jitter, 1 + config.spacing_jitter)),
             stop_dur=float(rng.uniform(*config.stop_duration_s)), u1=float(rng.random()),
             u2=float(rng.random()), u3=float(rng.random()), lateral=float(rng.uniform(-0.25, 0.25)))
-        specs.append(spec)
         if role == "park":
             tails[lane].append(spec)
         elif i >= config.n_vehicles:   # reverse_out: somewhere in the lane's queue
@@ -156,30 +163,45 @@ def _plan_vehicles(config: SynthConfig, layout: Layout, pal: Palette, rng: np.ra
             q.insert(int(rng.integers(len(q) + 1)), spec)
         else:
             queues[lane].append(spec)
-    lane_offsets = [0.0] + [float(rng.uniform(0, config.spacing_s)) for _ in range(n_lanes - 1)]
+    return queues, tails
 
+
+def _plan_lane(config: SynthConfig, layout: Layout, lane: LaneGeom, specs: list,
+               entry: float, planned: list) -> None:
+    """Place one lane's vehicles (appended to `planned`), each entering a jittered
+    spacing after the one before, never closer than `min_gap_m` behind its leader,
+    and not before a reversing vehicle ahead has backed out of the picture."""
+    leader = None
+    for j, spec in enumerate(specs):
+        if j > 0:
+            entry += config.spacing_s * spec["gap_factor"]
+        v = _place(spec, lane, layout, entry)
+        if planned and planned[-1].lane is lane and planned[-1].behaviour == "reverse_out":
+            # wait until the reversing vehicle has backed out of the picture
+            rev = planned[-1]
+            gone = max(e for _, e in rev.trajectory.intervals_within(*_band(rev, layout, full=False)))
+            entry = max(entry, gone + 0.3 * config.spacing_s)
+            v = _place(spec, lane, layout, entry)
+        free = _free_trajectory(v, spec, layout)
+        if leader is not None:
+            keep = (leader.length_drawn_m + v.length_drawn_m) / 2 + config.min_gap_m
+            free = free.minimum(leader.trajectory.shifted(-keep))
+        v.trajectory = free
+        planned.append(v)
+        if v.behaviour != "reverse_out":
+            leader = v
+
+
+def _plan_vehicles(config: SynthConfig, layout: Layout, pal: Palette, rng: np.random.Generator) -> list:
+    """Every vehicle with its look, lane, entry time and trajectory, ids in order of
+    appearance. Lanes start at random offsets so they do not enter in lockstep."""
+    n_lanes = len(layout.lanes)
+    queues, tails = _lane_queues(config, pal, rng, n_lanes)
+    lane_offsets = [0.0] + [float(rng.uniform(0, config.spacing_s)) for _ in range(n_lanes - 1)]
     planned = []
     for k, lane in enumerate(layout.lanes):
-        entry = config.lead_in_s + lane_offsets[k]
-        leader = None
-        for j, spec in enumerate(queues[k] + tails[k]):
-            if j > 0:
-                entry += config.spacing_s * spec["gap_factor"]
-            v = _place(spec, lane, layout, entry)
-            if planned and planned[-1].lane is lane and planned[-1].behaviour == "reverse_out":
-                # wait until the reversing vehicle has backed out of the picture
-                rev = planned[-1]
-                gone = max(e for _, e in rev.trajectory.intervals_within(*_band(rev, layout, full=False)))
-                entry = max(entry, gone + 0.3 * config.spacing_s)
-                v = _place(spec, lane, layout, entry)
-            free = _free_trajectory(v, spec, layout)
-            if leader is not None:
-                keep = (leader.length_drawn_m + v.length_drawn_m) / 2 + config.min_gap_m
-                free = free.minimum(leader.trajectory.shifted(-keep))
-            v.trajectory = free
-            planned.append(v)
-            if v.behaviour != "reverse_out":
-                leader = v
+        _plan_lane(config, layout, lane, queues[k] + tails[k], config.lead_in_s + lane_offsets[k],
+                   planned)
     # ids in order of appearance
     planned.sort(key=lambda v: (v.entry_real_s, v.lane.index))
     for i, v in enumerate(planned, start=1):
@@ -289,75 +311,83 @@ def _done_time(v: PlannedVehicle, layout: Layout, config: SynthConfig) -> float:
 
 
 # --------------------------------------------------------------------------------------
-def _truth(plan: Plan) -> Truth:
-    cfg, layout = plan.config, plan.layout
-    clip = plan.frame_clip_s
-    real = plan.frame_real_s
+def _crossing(v: PlannedVehicle, layout: Layout, t0: float, t1: float) -> tuple:
+    """(real time, display point) where the vehicle's centre meets the counting line
+    inside the picture and within the clip, or (None, None)."""
+    if v.line_a_m is not None and 0.0 <= v.line_uv[0] <= layout.wc:
+        tc = v.trajectory.first_time_reaching(v.line_a_m)
+        if tc is not None and t0 < tc <= t1:
+            return tc, layout.to_display_xy(*v.line_uv)
+    return None, None
+
+
+def _stops_truth(v: PlannedVehicle, layout: Layout, t0: float, t1: float, k: int) -> list:
+    """Every stop within the clip: real and clip start/end, and where the centre stood."""
+    stops = []
+    for ss, se, a in v.trajectory.stops(t0, t1):
+        u_c = layout.wc / 2 + v.lane.direction * v.lane.scale_px_per_m * a
+        stops.append({"start_real_s": round(ss, 6), "end_real_s": round(se, 6),
+                      "start_clip_s": round(ss / k, 6), "end_clip_s": round(se / k, 6),
+                      "centre_px": [round(c, 3) for c in layout.to_display_xy(u_c, v.v_top + v.h_px / 2)]})
+    return stops
+
+
+def _vehicle_truth(v: PlannedVehicle, layout: Layout, clip: np.ndarray, real: np.ndarray,
+                   k: int) -> VehicleTruth:
+    """One vehicle's truth: its look, crossing, the frames its box overlaps the
+    picture, how long it is wholly in view, and its stops."""
+    tr, lane = v.trajectory, v.lane
+    s = lane.scale_px_per_m
     t0, t1 = float(real[0]), float(real[-1])
-    k = cfg.speedup
-    vehicles = []
-    for v in plan.vehicles:
-        tr = v.trajectory
-        lane = v.lane
-        s = lane.scale_px_per_m
-        crossing_real = None
-        point = None
-        if v.line_a_m is not None and 0.0 <= v.line_uv[0] <= layout.wc:
-            tc = tr.first_time_reaching(v.line_a_m)
-            if tc is not None and t0 < tc <= t1:
-                crossing_real = tc
-                point = layout.to_display_xy(*v.line_uv)
-        lo, hi = _band(v, layout, full=False)
-        pos = tr.at(real)
-        seen = np.nonzero((pos > lo) & (pos < hi))[0]
-        full = _band(v, layout, full=True)
-        fully = measure(tr.intervals_within(*full), t0, t1) if full[0] <= full[1] else 0.0
-        stops = []
-        for ss, se, a in tr.stops(t0, t1):
-            u_c = layout.wc / 2 + lane.direction * s * a
-            stops.append({"start_real_s": round(ss, 6), "end_real_s": round(se, 6),
-                          "start_clip_s": round(ss / k, 6), "end_clip_s": round(se / k, 6),
-                          "centre_px": [round(c, 3) for c in layout.to_display_xy(u_c, v.v_top + v.h_px / 2)]})
-        vehicles.append(VehicleTruth(
-            id=v.id, class_name=v.look.class_name, model=v.look.model, colour=v.look.colour_name,
-            length_m=v.look.length_m, width_m=v.look.width_m, height_m=v.look.height_m,
-            speed_mps=round(v.cruise_mps, 4), direction=layout.display_direction(lane.direction),
-            lane=lane.index, behaviour=v.behaviour, crosses_line=crossing_real is not None,
-            crossing_real_time_s=None if crossing_real is None else crossing_real,
-            crossing_clip_time_s=None if crossing_real is None else crossing_real / k,
-            crossing_point_px=None if point is None else tuple(round(c, 3) for c in point),
-            first_seen_clip_s=float(clip[seen[0]]) if len(seen) else None,
-            last_seen_clip_s=float(clip[seen[-1]]) if len(seen) else None,
-            fully_visible_real_s=round(fully, 6),
-            box_size_px=tuple(int(c) for c in layout.to_display_xy(v.w_px, v.h_px)),
-            pixels_per_m=round(s, 6), entry_real_s=round(v.entry_real_s, 6), stops=tuple(stops)))
-    crossing = [v for v in vehicles if v.crosses_line]
-    by_dir, by_cls = {}, {}
-    for v in crossing:
-        by_dir[v.direction] = by_dir.get(v.direction, 0) + 1
-        by_cls[v.class_name] = by_cls.get(v.class_name, 0) + 1
-    w, h = cfg.width, cfg.height
-    line = cfg.resolved_line
+    crossing_real, point = _crossing(v, layout, t0, t1)
+    lo, hi = _band(v, layout, full=False)
+    pos = tr.at(real)
+    seen = np.nonzero((pos > lo) & (pos < hi))[0]
+    full = _band(v, layout, full=True)
+    fully = measure(tr.intervals_within(*full), t0, t1) if full[0] <= full[1] else 0.0
+    return VehicleTruth(
+        id=v.id, class_name=v.look.class_name, model=v.look.model, colour=v.look.colour_name,
+        length_m=v.look.length_m, width_m=v.look.width_m, height_m=v.look.height_m,
+        speed_mps=round(v.cruise_mps, 4), direction=layout.display_direction(lane.direction),
+        lane=lane.index, behaviour=v.behaviour, crosses_line=crossing_real is not None,
+        crossing_real_time_s=None if crossing_real is None else crossing_real,
+        crossing_clip_time_s=None if crossing_real is None else crossing_real / k,
+        crossing_point_px=None if point is None else tuple(round(c, 3) for c in point),
+        first_seen_clip_s=float(clip[seen[0]]) if len(seen) else None,
+        last_seen_clip_s=float(clip[seen[-1]]) if len(seen) else None,
+        fully_visible_real_s=round(fully, 6),
+        box_size_px=tuple(int(c) for c in layout.to_display_xy(v.w_px, v.h_px)),
+        pixels_per_m=round(s, 6), entry_real_s=round(v.entry_real_s, 6),
+        stops=tuple(_stops_truth(v, layout, t0, t1, k)))
+
+
+def _lanes_truth(layout: Layout) -> list:
+    """Each lane's direction, scale and reference line across the picture (the tyre
+    line in a side view, the lane centre from above)."""
+    what = "tyre line" if layout.view == "side" else "lane centre"
     lanes = []
     for lane in layout.lanes:
-        if layout.view == "side":
-            centre_v = lane.ground_v
-            what = "tyre line"
-        else:
-            centre_v = lane.ground_v
-            what = "lane centre"
-        a = layout.to_display_xy(0, centre_v)
-        b = layout.to_display_xy(layout.wc, centre_v)
+        a = layout.to_display_xy(0, lane.ground_v)
+        b = layout.to_display_xy(layout.wc, lane.ground_v)
         lanes.append({"index": lane.index, "direction": layout.display_direction(lane.direction),
                       "pixels_per_m": round(lane.scale_px_per_m, 6), "reference": what,
                       "reference_line_px": [round(c, 3) for c in (*a, *b)]})
-    clock = None
-    if cfg.clock:
-        from .render import clock_region
-        clock = {"start": cfg.clock_start, "decimals": cfg.clock_decimals, "corner": cfg.clock_corner,
-                 "region_px": list(clock_region(cfg)),
-                 "format": "HH:MM:SS" + ("." + "d" * cfg.clock_decimals if cfg.clock_decimals else ""),
-                 "shows": "clock_start + real capture time, truncated (not rounded)"}
+    return lanes
+
+
+def _clock_truth(cfg: SynthConfig) -> Optional[dict]:
+    """What the burned-in clock shows and where, or None without a clock."""
+    if not cfg.clock:
+        return None
+    from .render import clock_region
+    return {"start": cfg.clock_start, "decimals": cfg.clock_decimals, "corner": cfg.clock_corner,
+            "region_px": list(clock_region(cfg)),
+            "format": "HH:MM:SS" + ("." + "d" * cfg.clock_decimals if cfg.clock_decimals else ""),
+            "shows": "clock_start + real capture time, truncated (not rounded)"}
+
+
+def _truth_notes(cfg: SynthConfig) -> list:
+    """The definitions a reader of the truth needs, and the caveats of this config."""
     notes = ["crossing = the instant the centre of the drawn box (scene coordinates) meets the line "
              "segment, solved exactly from the piecewise-linear motion; clip time = real time / speedup",
              "first/last_seen: frames whose unshaken box overlaps the picture (occlusion ignored)",
@@ -368,14 +398,32 @@ def _truth(plan: Plan) -> Truth:
     if cfg.rotation:
         notes.append(f"pixels are stored rotated; the container display matrix tells a player to rotate "
                      f"{cfg.rotation} deg clockwise; all coordinates here are in the upright display frame")
+    return notes
+
+
+def _truth(plan: Plan) -> Truth:
+    """The exact truth of the plan: per vehicle, totals, lanes, clock and notes."""
+    cfg, layout = plan.config, plan.layout
+    clip = plan.frame_clip_s
+    real = plan.frame_real_s
+    t0, t1 = float(real[0]), float(real[-1])
+    k = cfg.speedup
+    vehicles = [_vehicle_truth(v, layout, clip, real, k) for v in plan.vehicles]
+    crossing = [v for v in vehicles if v.crosses_line]
+    by_dir, by_cls = {}, {}
+    for v in crossing:
+        by_dir[v.direction] = by_dir.get(v.direction, 0) + 1
+        by_cls[v.class_name] = by_cls.get(v.class_name, 0) + 1
+    w, h = cfg.width, cfg.height
+    line = cfg.resolved_line
     dur = float(clip[-1] + 1.0 / cfg.real_fps - clip[0])
     return Truth(
         config=cfg.to_dict(), speedup=k, real_fps=cfg.real_fps, pixels_per_m=cfg.pixels_per_m,
         line=tuple(line), line_px=(line[0] * w, line[1] * h, line[2] * w, line[3] * h), width=w, height=h,
         rotation=cfg.rotation, orientation=cfg.orientation, view=layout.view, duration_s=dur,
         real_duration_s=t1 - t0, frames=len(clip), frame_times_s=tuple(float(c) for c in clip),
-        frame_real_times_s=tuple(float(r) for r in real), lanes=tuple(lanes),
+        frame_real_times_s=tuple(float(r) for r in real), lanes=tuple(_lanes_truth(layout)),
         vehicles=tuple(sorted(vehicles, key=lambda v: v.id)), total_crossing=len(crossing),
         by_direction=by_dir, by_class=by_cls,
         visible_vehicles=sum(1 for v in vehicles if v.fully_visible_real_s >= FULLY_VISIBLE_MIN_REAL_S - 1e-9),
-        clock=clock, audio=cfg.audio, notes=tuple(notes))
+        clock=_clock_truth(cfg), audio=cfg.audio, notes=tuple(_truth_notes(cfg)))

@@ -186,10 +186,9 @@ def _dashes(img, rng, v, thickness_px, colour, scale, dash_m=3.0, gap_m=6.0) -> 
         x += (dash_m + gap_m) * scale
 
 
-def _side_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> None:
+def _side_sky(rng, img, L: Layout, pal: Palette) -> None:
+    """Sky above the horizon: a vertical gradient with up to three soft clouds."""
     h, w = img.shape[:2]
-    lanes = L.lanes
-    far, near = lanes[-1], lanes[0]
     _fill_band(img, 0, L.horizon_v + 1, pal.sky_top)
     sky_rows = int(round(L.horizon_v)) + 1
     if sky_rows > 0:
@@ -201,9 +200,13 @@ def _side_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> 
                         (int(rng.uniform(0.08, 0.2) * w), int(rng.uniform(0.02, 0.06) * h)), 0, 0, 360, 1.0, -1)
             c = cv2.GaussianBlur(c, (0, 0), 0.03 * w)[:sky_rows, :, None]
             img[:sky_rows] = img[:sky_rows] * (1 - 0.5 * c) + 245 * 0.5 * c
-    # far scenery sitting on the horizon
+
+
+def _side_far_scenery(rng, img, L: Layout, pal: Palette, s_far: float) -> None:
+    """Trees, buildings (with window rows) or hills sitting on the horizon, at the
+    scale `s_far` px/m of something beyond the far lane."""
+    w = img.shape[1]
     hz = L.horizon_v
-    s_far = far.scale_px_per_m * 0.7
     if pal.far == "trees":
         for _ in range(int(w / max(4, 2.0 * s_far))):
             x, r = rng.uniform(-10, w + 10), rng.uniform(1.5, 3.5) * s_far
@@ -225,8 +228,14 @@ def _side_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> 
     else:
         pts = [(0, hz)] + [(x, hz - rng.uniform(1, 6) * s_far) for x in np.linspace(0, w, 7)] + [(w, hz)]
         cv2.fillPoly(img, [np.array(pts, np.int32)], tuple(float(c * 0.75) for c in pal.grass))
-    # verge, road, foreground
-    tex = _texture(rng, h, w, 18, 10)
+
+
+def _side_verge(rng, img, L: Layout, pal: Palette, tex, s_far: float) -> None:
+    """Between horizon and road: fields in bands of slightly different tone, then a
+    hedge or a fence (or neither) along the far side and a few poles; the poles and
+    rails give a motion detector still edges to ignore."""
+    w = img.shape[1]
+    hz, far = L.horizon_v, L.lanes[-1]
     _fill_band(img, hz, L.road_top_v, pal.grass, tex, (0.9, 1.05))
     # fields: a few bands of slightly different tone receding to the horizon
     v = hz
@@ -254,6 +263,13 @@ def _side_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> 
         x = int(rng.uniform(0, w))
         cv2.line(img, (x, int(max(0, hz - 6 * s_far))), (x, int(L.road_top_v)), (70, 70, 75),
                  max(1, int(0.15 * s_far)))
+
+
+def _side_road(rng, img, L: Layout, pal: Palette, tex) -> None:
+    """Textured asphalt, the kerb, sometimes a pavement with slab joints, then grass
+    to the bottom of the picture."""
+    h, w = img.shape[:2]
+    near = L.lanes[0]
     road_tex = _texture(rng, h, w, 10, 6)
     _fill_band(img, L.road_top_v, L.road_bottom_v, pal.asphalt, road_tex, (0.92, 1.04))
     _fill_band(img, L.road_bottom_v, L.road_bottom_v + max(2, 0.2 * near.scale_px_per_m), (185, 185, 182))
@@ -265,7 +281,13 @@ def _side_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> 
             cv2.line(img, (int(x), int(kerb)), (int(x), int(pave)), (130, 132, 136), 1)
         kerb = pave
     _fill_band(img, kerb, h, pal.grass, tex, (1.0, 1.12))
-    # markings: edge lines and dashed/solid separators between lanes
+
+
+def _side_markings(rng, img, L: Layout, pal: Palette) -> None:
+    """The near edge line, and between lanes a solid yellow line where directions
+    differ or dashes where they agree."""
+    w = img.shape[1]
+    lanes, near = L.lanes, L.lanes[0]
     th = max(1.0, 0.1 * near.scale_px_per_m)
     cv2.rectangle(img, (0, int(L.road_bottom_v - 2 * th)), (w, int(L.road_bottom_v - th)), pal.marking, -1)
     for a, b in zip(lanes[:-1], lanes[1:]):
@@ -275,6 +297,19 @@ def _side_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> 
             cv2.rectangle(img, (0, int(v - t)), (w, int(v)), (40, 190, 225), -1)
         else:
             _dashes(img, rng, v, t, pal.marking, (a.scale_px_per_m + b.scale_px_per_m) / 2)
+
+
+def _side_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> None:
+    """A roadside scene seen from the side, top to bottom; the steps draw from `rng`
+    in this order, so a seed always gives the same picture."""
+    h, w = img.shape[:2]
+    s_far = L.lanes[-1].scale_px_per_m * 0.7
+    _side_sky(rng, img, L, pal)
+    _side_far_scenery(rng, img, L, pal, s_far)
+    tex = _texture(rng, h, w, 18, 10)     # grass texture, shared by verge and foreground
+    _side_verge(rng, img, L, pal, tex, s_far)
+    _side_road(rng, img, L, pal, tex)
+    _side_markings(rng, img, L, pal)
 
 
 def _top_background(rng, img, L: Layout, pal: Palette, config: SynthConfig) -> None:
