@@ -53,13 +53,14 @@ def run_one(clip: Path, hand: dict, model: str, fmt: str, imgsz: int, stride: in
             "load_before": round(load, 2), "count": r.total, "hand": expected}
 
 
-def measure() -> list:
+def measure(quick: bool = False) -> list:
     from convoycount.detect.commands import export_model
     hand = hand_counts()
     rows = []
+    configs = CONFIGS[:1] if quick else CONFIGS
     with tempfile.TemporaryDirectory() as tmp:
         exported = {}
-        for fmt, imgsz, stride in CONFIGS:
+        for fmt, imgsz, stride in configs:
             if fmt != "pt" and fmt not in exported:
                 out = Path(tmp) / ("yolov10n.onnx" if fmt == "onnx" else "yolov10n_openvino_model")
                 exported[fmt] = str(export_model("yolov10n", fmt=fmt, imgsz=imgsz, out=out))
@@ -80,7 +81,15 @@ def table(rows: list) -> str:
     return "\n".join(out)
 
 
+def run(quick: bool = False) -> str:
+    """For benchmarks/run.py: the table as a Markdown block (raw rows kept unless quick)."""
+    if not all((realclips_dir() / hand_counts()[c]["file"]).is_file() for c in CLIPS):
+        return f"## YOLOv10n speed on real clips\n\nSkipped: the real clips are not at {realclips_dir()}.\n"
+    measured = measure(quick)
+    if not quick:
+        RAW.write_text(json.dumps(measured, indent=1) + "\n")
+    return "## YOLOv10n speed on real clips\n\n" + table(measured) + "\n"
+
+
 if __name__ == "__main__":
-    measured = measure()
-    RAW.write_text(json.dumps(measured, indent=1) + "\n")
-    print(table(measured))
+    print(run(quick="--quick" in sys.argv))
