@@ -26,6 +26,9 @@ def _shared(
     device: Annotated[Optional[str], typer.Option("--device", help="yolo: cpu (default) or cuda.")] = None,
     classes: Annotated[Optional[str], typer.Option(
         "--classes", help="Only these classes, comma-separated, e.g. car,truck,bus (yolo, coco).")] = None,
+    trust_model: Annotated[bool, typer.Option(
+        "--trust-model", help="yolo: load a .pt from outside models/ and ultralytics' weights folder "
+                              "(a .pt is a pickle: loading it runs code).")] = False,
     stride: Annotated[int, typer.Option(
         "--stride", min=1, help="Detect on every Nth frame only (N times fewer detector calls; "
                                 "times stay exact, from each frame's own timestamp).")] = 1,
@@ -44,12 +47,13 @@ def _shared(
     """The shared options; its signature is what typer reads."""
 
 
-def _to_options(start, end, detector, model, conf, imgsz, device, classes, stride, line,
-                speedup, real_duration, claim, claim_basis):
+def _to_options(start, end, detector, model, conf, imgsz, device, classes, trust_model, stride,
+                line, speedup, real_duration, claim, claim_basis):
     from .options import AnalysisOptions
     return AnalysisOptions.from_keywords(
         start_s=start, end_s=end, detector=detector, model=model, conf=conf, imgsz=imgsz,
-        device=device, classes=classes, stride=stride, line=line, speedup=speedup,
+        device=device, classes=classes, trust_model=trust_model, stride=stride, line=line,
+        speedup=speedup,
         real_duration_s=real_duration, claim=claim, claim_basis=claim_basis)
 
 

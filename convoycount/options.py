@@ -25,7 +25,7 @@ CLAIM_BASES = ("clip", "real")
 
 # Flat keyword names (the API's and the CLI's) that belong to the detector.
 _DETECTOR_KEYS = {"detector": "name", "model": "model", "conf": "conf", "imgsz": "imgsz",
-                  "device": "device", "classes": "classes"}
+                  "device": "device", "classes": "classes", "trust_model": "trust_model"}
 # Earlier spellings of the settings keywords, still accepted by analyze().
 _ALIASES = {"tracker_settings": "tracker", "counter_settings": "counter"}
 
@@ -109,6 +109,7 @@ class AnalysisOptions:
         d = self.detector
         return {"detector": d.name, "model": d.model, "conf": d.conf, "imgsz": d.imgsz,
                 "device": d.device, "classes": list(d.classes) if d.classes else None,
+                "trust_model": d.trust_model,
                 "stride": self.stride, "line": None if self.line is None else self.line.to_dict(),
                 "speedup": self.speedup, "real_duration_s": self.real_duration_s,
                 "claim": self.claim, "claim_basis": self.claim_basis,

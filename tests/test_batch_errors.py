@@ -48,7 +48,7 @@ def test_resume_notices_new_weights_however_they_were_found(tmp_path, monkeypatc
     shutil.copy(Path(__file__).resolve().parents[1] / "models" / "convoy-yolo.pt", weights)
     monkeypatch.setenv("CONVOYCOUNT_MODEL", str(weights))
     out = tmp_path / "out"
-    kw = dict(jobs=1, detector="yolo", end_s=2.0)
+    kw = dict(jobs=1, detector="yolo", end_s=2.0, trust_model=True)   # a .pt outside models/
     assert run_batch(src, out, **kw).analysed == 1
     assert run_batch(src, out, **kw).analysed == 0            # same weights: reused
     # The same network saved again: other bytes, so other weights as far as

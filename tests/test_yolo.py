@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from convoycount.hashing import sha256_file
+
 from convoycount.detect.models import (ENV_VAR, auto_detector, find_general_model,
                                        network_reachable, resolve_model)
 from convoycount.errors import ConvoyCountError, ModelUnavailableError
@@ -283,6 +285,32 @@ def test_a_broken_weights_file_or_unknown_device_is_one_clear_error(tmp_path):
     bad = tmp_path / "broken.pt"
     bad.write_text("not a checkpoint")
     with pytest.raises(ModelUnavailableError, match="broken.pt cannot be loaded"):
-        YoloDetector(str(bad))
+        YoloDetector(str(bad), trust_model=True)
     with pytest.raises(ConvoyCountError, match="--device"):
         YoloDetector(str(PROJECT_MODEL), device="tpu")
+
+
+def test_pickled_weights_from_elsewhere_need_trust(tmp_path):
+    """A .pt is a pickle: loading it runs code. From outside models/ and ultralytics'
+    weights folder it is refused in one line unless --trust-model is given."""
+    elsewhere = tmp_path / "downloads" / "convoy-yolo.pt"
+    elsewhere.parent.mkdir()
+    shutil.copyfile(PROJECT_MODEL, elsewhere)
+    clip = REPO / "samples" / "news_story.mp4"
+    base = [sys.executable, "-m", "convoycount.cli", "count", str(clip), "--detector", "yolo",
+            "--model", str(elsewhere), "--end", "1", "-q", "--json", "-"]
+    refused = subprocess.run(base, capture_output=True, text=True)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "is a PyTorch pickle" in refused.stderr and "--trust-model" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    trusted = subprocess.run(base + ["--trust-model"], capture_output=True, text=True)
+    assert trusted.returncode == 0, trusted.stderr
+    report = json.loads(trusted.stdout)
+    assert report["detector"]["model_sha256"] == sha256_file(PROJECT_MODEL)
+    assert report["params"]["trust_model"] is True
+    # In models/ it needs no trust; with the motion detector the option is refused.
+    assert subprocess.run(base[:8] + [str(PROJECT_MODEL)] + base[9:], capture_output=True,
+                          text=True).returncode == 0
+    motion = subprocess.run([sys.executable, "-m", "convoycount.cli", "count", str(clip),
+                             "--trust-model"], capture_output=True, text=True)
+    assert motion.returncode == 2 and "--trust-model is not used" in motion.stderr

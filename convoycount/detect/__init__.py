@@ -17,7 +17,7 @@ DETECTORS = ("motion", "coco", "yolo", "auto")
 # took effect.
 OPTION_USERS = {"model": ("coco", "yolo", "auto"), "conf": ("coco", "yolo", "auto"),
                 "imgsz": ("coco", "yolo", "auto"), "classes": ("coco", "yolo", "auto"),
-                "device": ("yolo", "auto")}
+                "device": ("yolo", "auto"), "trust_model": ("yolo", "auto")}
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class DetectorOptions:
     imgsz: Optional[int] = None          # detector input size, pixels
     device: Optional[str] = None         # yolo: cpu | cuda
     classes: Optional[tuple] = None      # only these of our class names
+    trust_model: bool = False            # yolo: load pickled .pt weights from anywhere
 
     def __post_init__(self):
         if self.name not in DETECTORS:
@@ -42,9 +43,9 @@ class DetectorOptions:
         if self.model is not None:
             object.__setattr__(self, "model", str(self.model))
         for option, users in OPTION_USERS.items():
-            if getattr(self, option) is not None and self.name not in users:
+            if getattr(self, option) not in (None, False) and self.name not in users:
                 raise ConvoyCountError(
-                    f"--{option} is not used by the {self.name} detector; it applies to "
+                    f"--{option.replace('_', '-')} is not used by the {self.name} detector; it applies to "
                     f"--detector {' / '.join(users)}")
 
 
@@ -58,7 +59,7 @@ def create(options: Union[DetectorOptions, str] = DetectorOptions(), *,
         raise TypeError("give DetectorOptions or a name with keywords, not both")
     o = options
     yolo_kw = _given(conf=o.conf, imgsz=o.imgsz, device=o.device, classes=o.classes,
-                     class_agnostic=class_agnostic)
+                     class_agnostic=class_agnostic, trust_model=o.trust_model or None)
     coco_kw = _given(conf_threshold=o.conf, input_size=o.imgsz, classes=o.classes,
                      class_agnostic_nms=class_agnostic)
     if o.name == "motion":

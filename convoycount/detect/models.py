@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from ..errors import ModelUnavailableError
+from ..errors import ConvoyCountError, ModelUnavailableError
 from ..hashing import sha256_file
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -40,6 +40,10 @@ PROJECT_MODEL = "convoy-yolo.pt"          # trained here on synthetic clips (mod
 GENERAL_COCO_MODELS = ("yolo11n.pt", "yolo11s.pt", "yolo26n.pt", "yolov8n.pt", "yolov8s.pt",
                        "yolo11m.pt", "yolo26s.pt")
 NETWORK_CHECK_TIMEOUT_S = 3.0
+
+
+class ModelUntrustedError(ConvoyCountError):
+    """Pickled weights from a place nobody vouched for, without --trust-model."""
 
 
 class ModelIntegrityError(ModelUnavailableError):
@@ -292,6 +296,40 @@ def resolve_model(model: Optional[str] = None, *, env: Optional[Mapping[str, str
     return ResolvedModel(name, "download", None)
 
 
+# Weights formats that are Python pickles (or TorchScript): loading one runs code it holds.
+PICKLE_SUFFIXES = (".pt", ".pth", ".torchscript")
+
+
+def trusted_places(models_dir: Path = MODELS_DIR,
+                   search_dirs: Optional[Sequence[Path]] = None) -> list:
+    """Where pickled weights may load from: models/ and ultralytics' weights folder
+    (`search_dirs` stand in for ultralytics' places when given, as in tests). Not the
+    current directory, which may be a folder of downloads."""
+    if search_dirs is not None:
+        return [Path(models_dir), *map(Path, search_dirs)]
+    weights_dir = _ultralytics_weights_dir()
+    return [Path(models_dir)] + ([weights_dir] if weights_dir is not None else [])
+
+
+def check_trusted(resolved: ResolvedModel, places: Sequence[Path]) -> None:
+    """Refuse to unpickle weights from an arbitrary place. A .pt file is a Python pickle:
+    loading it runs whatever code its author put in it, so it loads only from `places`
+    (see trusted_places), as a hash-verified packaged model, or as an asset
+    ultralytics downloads itself; anything else needs `trust_model` (--trust-model).
+    Exported ONNX / OpenVINO models hold no code and need no trust."""
+    path = resolved.path
+    if path is None or resolved.sha256 is not None or path.suffix.lower() not in PICKLE_SUFFIXES:
+        return
+    real = path.resolve()
+    if any(real.is_relative_to(Path(d).resolve()) for d in places):
+        return
+    raise ModelUntrustedError(
+        f"{path} is a PyTorch pickle, and loading one runs any code its author put in it: "
+        f"weights load from {' or '.join(str(d) for d in places)} only; put it there, or pass "
+        "--trust-model if you trust where it came from (the report records its sha256 either "
+        "way), or export it to ONNX/OpenVINO, which need no trust")
+
+
 def find_general_model(*, env: Optional[Mapping[str, str]] = None, models_dir: Path = MODELS_DIR,
                        search_dirs: Optional[Sequence[Path]] = None,
                        packaged: Sequence[PackagedModel] = PACKAGED_MODELS) -> Optional[ResolvedModel]:
@@ -363,7 +401,8 @@ def auto_detector(model: Optional[str] = None, *, env: Optional[Mapping[str, str
     if chosen is not None:
         from .yolo import YoloDetector
         try:
-            det = YoloDetector(chosen, **(yolo_options or {}))
+            det = YoloDetector(chosen, models_dir=models_dir, search_dirs=search_dirs,
+                               **(yolo_options or {}))
             det.info = dataclasses.replace(det.info, fallback_reason=f"auto chose yolo: {why}")
             return det
         except ModelUnavailableError as exc:

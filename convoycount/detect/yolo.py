@@ -32,7 +32,7 @@ from ..geometry import nms
 from ..video import Frame
 from .base import Detections, DetectorInfo
 from ..hashing import sha256_path
-from .models import MODELS_DIR, ResolvedModel, resolve_model
+from .models import MODELS_DIR, ResolvedModel, check_trusted, resolve_model, trusted_places
 
 # A model label -> our class name. Labels absent here are never detected.
 LABEL_TO_CLASS = {
@@ -215,18 +215,22 @@ class YoloDetector:
     needs. `batch`: frames per predict call in `detect_batch` (no effect on `detect`).
     `persons`: also detect people and keep each frame's boxes in `self.persons` (for
     estimators that want pedestrians); the returned Detections never hold a person.
+    `trust_model`: load pickled (.pt) weights from anywhere; without it they load only
+    from models/, ultralytics' weights folder or a verified package (models.check_trusted).
     """
 
     def __init__(self, model=None, *, conf: float = 0.25, iou: float = 0.5,
                  imgsz: Optional[int] = None, device: Optional[str] = None,
                  classes: Optional[Sequence[str]] = None, class_agnostic: bool = True,
                  max_det: int = 100, batch: int = 4, persons: bool = False,
-                 env: Optional[Mapping[str, str]] = None,
+                 trust_model: bool = False, env: Optional[Mapping[str, str]] = None,
                  models_dir: Path = MODELS_DIR, search_dirs: Optional[Sequence[Path]] = None):
         _check_options(conf, iou, imgsz, batch, max_det)
         # Packaged weights are hash-checked here, before anything unpickles them.
         resolved = model if isinstance(model, ResolvedModel) else resolve_model(
             model, env=env, models_dir=models_dir, search_dirs=search_dirs)
+        if not trust_model:
+            check_trusted(resolved, trusted_places(models_dir, search_dirs))
         YOLO = _import_yolo()
         self.device = check_device(device) if device else default_device()
         with _ultralytics_logs_to_stderr():
