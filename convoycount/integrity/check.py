@@ -35,7 +35,8 @@ def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple
         clip = (float(t[0]), float(t[-1]))
         rev = find_reversed(tracks, size[0], size[1], [float(t[lp.index]) for lp in leaps], clip)
         findings += rev
-        seams |= {int(np.searchsorted(t, e)) for f in rev for e in (f.start_s, f.end_s)}
+        seams |= {int(np.searchsorted(t, e - 1e-6)) + k for f in rev for e in (f.start_s, f.end_s)
+                  for k in (0, 1)}
     findings += _gaps(t, leaps, seams)
     report.findings = sorted(findings, key=lambda f: (f.start_s, f.kind))
     return report

@@ -33,15 +33,22 @@ def find_reversed(tracks, width: int, height: int, leap_times: list, clip: tuple
     spans = _opposing_spans(legs)
     out = []
     for lo, hi, n in spans:
-        edges = [lo, hi]
-        spliced = any(abs(e - lt) <= SPLICE_TOL_S for e in edges for lt in leap_times) or \
-            lo - clip[0] <= SPLICE_TOL_S or clip[1] - hi <= SPLICE_TOL_S
+        lo2, hi2 = _snap(lo, leap_times), _snap(hi, leap_times)
+        spliced = (lo2, hi2) != (lo, hi) or lo - clip[0] <= SPLICE_TOL_S or clip[1] - hi <= SPLICE_TOL_S
+        lo, hi = lo2, hi2
         if hi - lo >= MIN_SPAN_S and spliced:
             out.append(Finding("reversed", lo, hi,
                                f"{n} vehicles move against the flow of their lanes at once from "
                                f"{lo:.2f} to {hi:.2f} s, and none with it, between jumps in the "
                                f"picture: this span plays backwards", confidence=min(1.0, 0.4 + 0.15 * n)))
     return out
+
+
+def _snap(t: float, leap_times: list) -> float:
+    """The splice the tracks' edge points to: tracks start a little after it and end
+    a little before, so the edge moves to a jump in the picture within SPLICE_TOL_S."""
+    near = [lt for lt in leap_times if abs(lt - t) <= SPLICE_TOL_S]
+    return min(near, key=lambda lt: abs(lt - t)) if near else t
 
 
 def _steps(tracks, width: int, height: int) -> list:
