@@ -11,6 +11,6 @@ gaps: jumps no cut, loop or reversal explains), distinct.py (events counted once
 """
 from .check import check
 from .findings import KINDS, Finding, IntegrityReport
-from .signatures import SignatureLog
+from .signatures import SignatureLog, signatures_of
 
-__all__ = ["check", "Finding", "IntegrityReport", "KINDS", "SignatureLog"]
+__all__ = ["check", "Finding", "IntegrityReport", "KINDS", "SignatureLog", "signatures_of"]

@@ -77,3 +77,12 @@ class SignatureLog:
         x = x - x.mean(axis=1, keepdims=True)
         norm = np.linalg.norm(x, axis=1, keepdims=True)
         return x / np.maximum(norm, 1e-6)
+
+
+def signatures_of(path, start_s=None, end_s=None) -> SignatureLog:
+    """Decode a clip once and keep every frame's signature (no detection)."""
+    from ..video import frames
+    log = SignatureLog()
+    for frame in frames(path, start_s=start_s, end_s=end_s):
+        log.add(frame)
+    return log

@@ -84,6 +84,8 @@ def apply_edit(plan, kind: str, render_plan, build_plan):
     """Render `plan`, apply edit `kind`; returns (pictures, pts, truth) for the encoder."""
     from .plan import PTS_HZ
     cfg = plan.config
+    if kind not in EDITS:
+        raise ValueError(f"edit must be one of {EDITS}, got {kind!r}")
     if cfg.vfr:
         raise ValueError("an edit is written at a regular frame rate; give --cfr with --edit")
     pictures = [f.image for f in render_plan(plan)]
