@@ -74,8 +74,7 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
                  if is_stable(t, -(-options.stable_min_frames // options.stride)))
     integrity = _check_integrity(signatures, seen)
     repeats = _repeats(events, integrity)
-    result = _judge_claim(options, events, tmap, seen.span_s,
-                          _distinct_stable(seen.tracks, stable, integrity, options), det, repeats)
+    result = _judge_claim(options, events, tmap, seen.span_s, stable, det, repeats)
     return Report(input_path=str(path), input_sha256=sha256_file(p),
                   input_bytes=os.path.getsize(p), probe=seen.info,
                   params=_params(options, line, det), detector=det.info, line=line,
@@ -181,28 +180,17 @@ def _repeats(events, integrity) -> dict:
     return repeat_map(events, integrity.findings)
 
 
-def _distinct_stable(tracks, stable: int, integrity, options: AnalysisOptions) -> int:
-    """Stable tracks less those first seen inside replayed footage (each is a vehicle
-    already seen in the source span)."""
-    spans = [(f.start_s, f.end_s) for f in integrity.findings if f.source_start_s is not None]
-    if not spans:
-        return stable
-    need = -(-options.stable_min_frames // options.stride)
-    replayed = sum(1 for t in tracks if is_stable(t, need) and any(
-        a <= t.observations[0].time_s <= b for a, b in spans))
-    return max(0, stable - replayed)
-
-
 def _judge_claim(options: AnalysisOptions, events, tmap: TimeMap, span: tuple, stable: int, det,
                  repeats: Optional[dict] = None):
-    """Judged on distinct vehicles: crossings that replay footage (a loop) are left out."""
+    """Judged on distinct vehicles: crossings that replay footage (a loop) are left out,
+    and so is the stable-track count, which every seam of an edit splits and inflates."""
     if options.parsed_claim is None:
         return None
     from .claims import judge
     repeats = repeats or {}
     distinct = [e for e in events if e.track_id not in repeats]
     result = judge(options.parsed_claim, distinct, tmap, clip_span_s=span,
-                   count_total=len(distinct), stable_tracks=stable,
+                   count_total=len(distinct), stable_tracks=len(distinct) if repeats else stable,
                    basis=options.claim_basis, detector_classes=det.info.classes)
     if repeats:
         result = dataclasses.replace(result, reason=(
