@@ -4,11 +4,13 @@ JSON keys are a contract (later versions add keys, never rename them):
 input.path, input.sha256, probe, params, tool.version, detector.name,
 time_map.speedup/source/interval, count.total/by_direction/by_class/stable_tracks,
 events[] (track_id, clip_time_s, real_time_s, direction, class, confidence),
-claim.text/parsed/basis/observed/verdict/by_basis, count.distinct (each vehicle once:
-crossings that replay footage left out), events[].repeat_of (only on a repeated crossing),
-integrity.checked/frames/findings[] (kind, start_s, end_s, detail, confidence,
-source_start_s/source_end_s)/notes.
+claim.text/parsed/basis/observed/verdict/by_basis, count.distinct,
+integrity.checked/frames/findings/notes.
 """
+# count.distinct: crossings of distinct vehicles (a crossing that replays footage counts
+# once); a replayed crossing's event also has repeat_of (the track id it repeats);
+# integrity.findings[]: {kind, start_s, end_s, detail, confidence[, source_start_s,
+# source_end_s]} (see integrity/findings.py).
 from __future__ import annotations
 
 import csv
