@@ -136,8 +136,8 @@ def _table(tally, clean_ok, clean_n) -> str:
              "",
              "Generated edits (synth --edit, seed 100, scenarios " + ", ".join(SCENARIOS) + ") and real "
              "clips edited with ffmpeg and re-encoded (x264 crf 26); clean clips: generated (shaky, "
-             "noisy, VFR, ...) and the real clips. Thresholds were set on seeds 1-9 and the unedited "
-             "real clips. Found = a finding of the edit's kind starting within 0.5 s of the truth; "
+             "noisy, VFR, ...) and the real clips. Thresholds were set on synth two_way seeds 1 and 3, "
+             "the samples and the unedited real clips (so the real clean clips are not held out). Found = a finding of the edit's kind starting within 0.5 s of the truth; "
              "false alarm = a finding of any other kind that is not one of a real clip's known true "
              "findings (duplicated frames, residential_a's pts gap, city_cut_a's cut).",
              "",
