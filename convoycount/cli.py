@@ -137,6 +137,7 @@ def _register_commands() -> None:
     dependencies only when the command runs)."""
     from .batch.command import batch_command
     from .detect.commands import export_command, train_command
+    from .integrity.command import inspect_command
     from .retime.command import retime_command
     from .synth.command import synth_command
     app.command("batch", help="Count every clip in a folder: parallel, resumable, one summary table.")(batch_command)
@@ -145,6 +146,8 @@ def _register_commands() -> None:
     app.command("train", help="Train the project's YOLO vehicle model on synthetic clips (CPU, offline).")(train_command)
     app.command("export", help="Export YOLO weights to ONNX or OpenVINO for faster CPU inference.")(export_command)
     app.command("synth", help="Render a convoy clip with exact ground truth (OUT.truth.json).")(synth_command)
+    app.command("inspect", help="Was this clip edited? Loops, cuts, reversed spans, duplicated frames, "
+                                "gaps, timestamp breaks.")(inspect_command)
 
 
 _register_commands()

@@ -43,18 +43,21 @@ def _shared(
                         '(batch: --claims gives clips their own).')] = None,
     claim_basis: Annotated[Optional[str], typer.Option(
         "--claim-basis", help="clip | real (default: real when a speed-up is known).")] = None,
+    integrity: Annotated[bool, typer.Option(
+        "--integrity/--no-integrity", help="Look for edits (loops, cuts, reversed spans, duplicated "
+                                           "frames, gaps) while decoding (default: on).")] = True,
 ):
     """The shared options; its signature is what typer reads."""
 
 
 def _to_options(start, end, detector, model, conf, imgsz, device, classes, trust_model, stride,
-                line, speedup, real_duration, claim, claim_basis):
+                line, speedup, real_duration, claim, claim_basis, integrity=True):
     from .options import AnalysisOptions
     return AnalysisOptions.from_keywords(
         start_s=start, end_s=end, detector=detector, model=model, conf=conf, imgsz=imgsz,
         device=device, classes=classes, trust_model=trust_model, stride=stride, line=line,
-        speedup=speedup,
-        real_duration_s=real_duration, claim=claim, claim_basis=claim_basis)
+        speedup=speedup, real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
+        integrity=integrity)
 
 
 def _resolved(func) -> list:

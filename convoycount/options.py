@@ -44,6 +44,7 @@ class AnalysisOptions:
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     counter: CounterSettings = field(default_factory=CounterSettings)
     stable_min_frames: int = 5                       # frames a track needs to be a "stable" vehicle
+    integrity: bool = True                           # look for edits (loops, cuts, ...) while decoding
 
     def __post_init__(self):
         # Normalise what a user may type as text, so every caller gets the same value.
@@ -71,6 +72,8 @@ class AnalysisOptions:
         if not (isinstance(self.stable_min_frames, int) and self.stable_min_frames >= 1):
             raise ConvoyCountError(f"stable_min_frames must be a whole number >= 1, "
                                    f"got {self.stable_min_frames!r}")
+        if not isinstance(self.integrity, bool):
+            raise ConvoyCountError(f"integrity must be True or False, got {self.integrity!r}")
         self.parsed_claim      # a claim that cannot be parsed fails here, with an example
 
     @cached_property
@@ -116,7 +119,7 @@ class AnalysisOptions:
                 "start_s": self.start_s, "end_s": self.end_s,
                 "tracker": dataclasses.asdict(self.tracker),
                 "counter": dataclasses.asdict(self.counter),
-                "stable_min_frames": self.stable_min_frames}
+                "stable_min_frames": self.stable_min_frames, "integrity": self.integrity}
 
 
 def _parse_speedup(speedup) -> Union[None, float, str]:

@@ -60,7 +60,9 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
     p = Path(path)
     info = probe(p)
     det = detect_mod.create(options.detector)
-    seen = _detect_and_track(p, info, det, options, progress)
+    signatures = _signature_log(options)
+    seen = _detect_and_track(p, info, det, options, progress,
+                             on_frame=None if signatures is None else signatures.add)
     line = options.line or auto_line(seen.tracks, info.width, info.height)
     counter = LineCounter(line, info.width, info.height, options.counter)
     tmap = _time_map(options, seen.span_s[1] - seen.span_s[0], path=p, info=seen.info,
@@ -70,18 +72,22 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
     # Stable = seen in stable_min_frames frames; with a stride it is seen in 1/N of them.
     stable = sum(1 for t in seen.tracks
                  if is_stable(t, -(-options.stable_min_frames // options.stride)))
-    result = _judge_claim(options, events, tmap, seen.span_s, stable, det)
+    integrity = _check_integrity(signatures, seen)
+    repeats = _repeats(events, integrity)
+    result = _judge_claim(options, events, tmap, seen.span_s, stable, det, repeats)
     return Report(input_path=str(path), input_sha256=sha256_file(p),
                   input_bytes=os.path.getsize(p), probe=seen.info,
                   params=_params(options, line, det), detector=det.info, line=line,
                   time_map=tmap, events=events, stable_tracks=stable, span_s=seen.span_s,
                   frames_processed=seen.frames, elapsed_s=time.perf_counter() - t0,
-                  claim=result, warnings=seen.warnings, tracks=seen.tracks)
+                  claim=result, warnings=seen.warnings, tracks=seen.tracks,
+                  integrity=integrity, repeat_of=repeats)
 
 
 def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
-                      progress) -> _Tracked:
-    """Decode the requested range, detect on every stride-th frame, track."""
+                      progress, on_frame=None) -> _Tracked:
+    """Decode the requested range, detect on every stride-th frame, track.
+    `on_frame(frame)` sees every frame handed to the detector (integrity signatures)."""
     start_s, end_s = options.start_s, options.end_s
     lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
     hi = info.start_time_s + info.duration_s if end_s is None else end_s
@@ -90,6 +96,8 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride)
     n, first_t = 0, None
     for frame in reader:
+        if on_frame is not None:
+            on_frame(frame)
         tracker.update(det.detect(frame))
         n += 1
         first_t = frame.time_s if first_t is None else first_t
@@ -149,13 +157,45 @@ def _time_map(options: AnalysisOptions, span_s: float, *, path, info, tracks) ->
     return TimeMap.unknown()
 
 
-def _judge_claim(options: AnalysisOptions, events, tmap: TimeMap, span: tuple, stable: int, det):
+def _signature_log(options: AnalysisOptions):
+    """Where the decode loop leaves each frame's integrity signature (None: skipped)."""
+    if not options.integrity:
+        return None
+    from .integrity import SignatureLog
+    return SignatureLog()
+
+
+def _check_integrity(signatures, seen: _Tracked):
+    """Signs of editing, from the signatures and the tracks (see integrity/)."""
+    from .integrity import IntegrityReport, check
+    if signatures is None:
+        return IntegrityReport(checked=False)
+    return check(signatures, seen.tracks, (seen.info.width, seen.info.height))
+
+
+def _repeats(events, integrity) -> dict:
+    """{track id of a crossing that replays footage: track id of the crossing it repeats}."""
+    from .integrity.distinct import repeat_map
+    return repeat_map(events, integrity.findings)
+
+
+def _judge_claim(options: AnalysisOptions, events, tmap: TimeMap, span: tuple, stable: int, det,
+                 repeats: Optional[dict] = None):
+    """Judged on distinct vehicles: crossings that replay footage (a loop) are left out,
+    and so is the stable-track count, which every seam of an edit splits and inflates."""
     if options.parsed_claim is None:
         return None
     from .claims import judge
-    return judge(options.parsed_claim, events, tmap, clip_span_s=span, count_total=len(events),
-                 stable_tracks=stable, basis=options.claim_basis,
-                 detector_classes=det.info.classes)
+    repeats = repeats or {}
+    distinct = [e for e in events if e.track_id not in repeats]
+    result = judge(options.parsed_claim, distinct, tmap, clip_span_s=span,
+                   count_total=len(distinct), stable_tracks=len(distinct) if repeats else stable,
+                   basis=options.claim_basis, detector_classes=det.info.classes)
+    if repeats:
+        result = dataclasses.replace(result, reason=(
+            f"{result.reason} Judged on {len(distinct)} distinct vehicles: {len(repeats)} of the "
+            f"{len(events)} crossings replay earlier footage (see integrity) and are counted once."))
+    return result
 
 
 def _params(options: AnalysisOptions, line: Line, det) -> dict:

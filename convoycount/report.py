@@ -4,8 +4,13 @@ JSON keys are a contract (later versions add keys, never rename them):
 input.path, input.sha256, probe, params, tool.version, detector.name,
 time_map.speedup/source/interval, count.total/by_direction/by_class/stable_tracks,
 events[] (track_id, clip_time_s, real_time_s, direction, class, confidence),
-claim.text/parsed/basis/observed/verdict/by_basis.
+claim.text/parsed/basis/observed/verdict/by_basis, count.distinct,
+integrity.checked/frames/findings/notes.
 """
+# count.distinct: crossings of distinct vehicles (a crossing that replays footage counts
+# once); a replayed crossing's event also has repeat_of (the track id it repeats);
+# integrity.findings[]: {kind, start_s, end_s, detail, confidence[, source_start_s,
+# source_end_s]} (see integrity/findings.py).
 from __future__ import annotations
 
 import csv
@@ -59,10 +64,23 @@ class Report:
     warnings: list = field(default_factory=list)
     tracks: list = field(default_factory=list, repr=False)   # [Track]; for evidence, not JSON
     tool: dict = field(default_factory=tool_info)
+    integrity: Any = None                 # integrity.IntegrityReport or None
+    repeat_of: dict = field(default_factory=dict)   # {track id of a replayed crossing: original}
 
     @property
     def total(self) -> int:
         return len(self.events)
+
+    @property
+    def distinct(self) -> int:
+        """Crossings of distinct vehicles: a crossing that replays footage counts once."""
+        return sum(1 for e in self.events if e.track_id not in self.repeat_of)
+
+    def _event_dict(self, e) -> dict:
+        d = e.to_dict()
+        if e.track_id in self.repeat_of:
+            d["repeat_of"] = self.repeat_of[e.track_id]
+        return d
 
     def by_direction(self) -> dict:
         c = Counter(e.direction for e in self.events)
@@ -81,9 +99,10 @@ class Report:
             "detector": self.detector.to_dict(),
             "line": self.line.to_dict(),
             "time_map": self.time_map.to_dict(),
-            "count": {"total": self.total, "by_direction": self.by_direction(),
+            "count": {"total": self.total, "distinct": self.distinct,
+                      "by_direction": self.by_direction(),
                       "by_class": self.by_class(), "stable_tracks": self.stable_tracks},
-            "events": [e.to_dict() for e in self.events],
+            "events": [self._event_dict(e) for e in self.events],
             "claim": None if self.claim is None else self.claim.to_dict(),
             "analysis": {"span_s": [round(self.span_s[0], 4), round(self.span_s[1], 4)],
                          "frames_processed": self.frames_processed,
@@ -91,6 +110,7 @@ class Report:
                          "fps": round(self.frames_processed / self.elapsed_s, 2)
                          if self.elapsed_s > 0 else None},
             "warnings": list(self.warnings),
+            "integrity": None if self.integrity is None else self.integrity.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -130,6 +150,11 @@ class Report:
             lines.append(f"time map: clip plays x{tm.speedup:.2f}{iv} faster than real ({tm.source})")
         else:
             lines.append("time map: speed-up unknown (give --speedup or --real-duration)")
+        if self.distinct != self.total:
+            lines.append(f"{self.distinct} distinct: {self.total - self.distinct} crossings replay "
+                         "earlier footage")
+        if self.integrity is not None:
+            lines.extend(self.integrity.summary_lines())
         if self.claim is not None:
             lines.append(f"claim {self.claim.text!r}: {self.claim.verdict.upper()} on the "
                          f"{self.claim.basis} basis. {self.claim.reason}")

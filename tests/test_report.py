@@ -31,7 +31,9 @@ CLAIM = "nine vehicles in 10 seconds"
 CONTRACT = ["input.path", "input.sha256", "probe", "params", "tool.version", "detector.name",
             "time_map.speedup", "time_map.source", "time_map.interval", "count.total",
             "count.by_direction", "count.by_class", "count.stable_tracks", "claim.text",
-            "claim.parsed", "claim.basis", "claim.observed", "claim.verdict", "claim.by_basis"]
+            "claim.parsed", "claim.basis", "claim.observed", "claim.verdict", "claim.by_basis",
+            "count.distinct", "integrity.checked", "integrity.frames", "integrity.findings",
+            "integrity.notes"]
 EVENT_KEYS = ["track_id", "clip_time_s", "real_time_s", "direction", "class", "confidence"]
 
 
@@ -88,7 +90,7 @@ def test_to_dict_values_describe_the_sample(report):
     assert d["detector"]["name"] == "motion"
     assert d["params"]["speedup"] == 4.0 and d["params"]["claim"] == CLAIM
     assert d["time_map"] == {"speedup": 4.0, "source": "given", "interval": None, "evidence": []}
-    assert d["count"] == {"total": 9, "by_direction": {"left_to_right": 9},
+    assert d["count"] == {"total": 9, "distinct": 9, "by_direction": {"left_to_right": 9},
                           "by_class": {"vehicle": 9}, "stable_tracks": 9}
     times = [e["clip_time_s"] for e in d["events"]]
     assert times == sorted(times)

@@ -192,6 +192,25 @@ def _bases_section(d: dict) -> str:
               "&times; K. Windows are on their basis' own clock.</p></section>")
 
 
+def _integrity_section(d: dict) -> str:
+    """Signs of editing, right under the verdict: a count of edited footage is suspect."""
+    integ = d.get("integrity")
+    if not integ or not integ.get("checked"):
+        return "<p class=muted id=integrity>Integrity: not checked (--no-integrity).</p>"
+    if not integ["findings"]:
+        return f"<p id=integrity>Integrity: no sign of editing in {integ['frames']} frames.</p>"
+    rows = [(_e(f["kind"]), _num(f["start_s"]), _num(f["end_s"]),
+             "" if f.get("source_start_s") is None else f"{_num(f['source_start_s'])}-{_num(f['source_end_s'])}",
+             _e(f["detail"])) for f in integ["findings"]]
+    repeated = [e for e in d["events"] if "repeat_of" in e]
+    note = (f"<p><b>{len(repeated)} crossings replay earlier footage</b> and are counted once: "
+            + ", ".join(f"track {e['track_id']} repeats track {e['repeat_of']}" for e in repeated)
+            + f". Distinct vehicles: {d['count']['distinct']} of {d['count']['total']} crossings.</p>"
+            if repeated else "")
+    return ("<section id=integrity><h2>Integrity: signs of editing</h2>" + note
+            + _table(rows, ["kind", "start (s)", "end (s)", "source (s)", "detail"]) + "</section>")
+
+
 def _events_section(d: dict) -> str:
     rows = []
     for i, e in enumerate(d["events"], 1):
@@ -270,6 +289,7 @@ def render_html(report, *, contact_sheet_png: Optional[bytes], timeline_png: Opt
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>",
         _verdict_block(d),
+        _integrity_section(d),
         _count_section(d),
         _time_section(d),
         _bases_section(d),

@@ -114,6 +114,18 @@ def _draw_title(ax, report, n: int) -> None:
     ax.set_title(title, fontsize=11, loc="left", pad=28 if tm.known else 6)
 
 
+def _draw_findings(ax, integrity, handles: list) -> None:
+    """Integrity findings as shaded spans (a point finding as a thin band)."""
+    if integrity is None or not integrity.findings:
+        return
+    from matplotlib.patches import Patch
+    for f in integrity.findings:
+        ax.axvspan(f.start_s, max(f.end_s, f.start_s + 0.05), color="#d81b60", alpha=0.18, lw=0)
+        ax.text(f.start_s, 0.98, f.kind, transform=ax.get_xaxis_transform(), fontsize=7,
+                color="#ad1457", va="top")
+    handles.append(Patch(color="#d81b60", alpha=0.18, label="sign of editing"))
+
+
 def render_timeline(report) -> bytes:
     """PNG bytes of the timeline figure."""
     events = sorted(report.events, key=lambda e: (e.clip_time_s, e.track_id))
@@ -123,6 +135,7 @@ def render_timeline(report) -> bytes:
     if report.claim is not None:
         _draw_claim(ax, report.claim, report.time_map, handles)
     _draw_crossings(ax, events, report.span_s, handles)
+    _draw_findings(ax, getattr(report, "integrity", None), handles)
     _draw_title(ax, report, n)
     if handles:
         ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)

@@ -42,6 +42,9 @@ def synth_command(
     shake: Annotated[Optional[float], typer.Option("--shake", help="Camera shake amplitude, px.")] = None,
     noise: Annotated[Optional[float], typer.Option("--noise", help="Sensor noise sigma, grey levels.")] = None,
     crf: Annotated[Optional[int], typer.Option(help="x264 quality (0-51, lower is better).")] = None,
+    edit: Annotated[Optional[str], typer.Option(
+        "--edit", help="Edit the clip as a forger would: loop | cut | reverse | dup | gap "
+                       "(the truth file records it exactly).")] = None,
 ) -> None:
     """Generate a synthetic convoy clip with exact ground truth."""
     overrides = {k: v for k, v in dict(
@@ -60,7 +63,8 @@ def synth_command(
         cfg = make_scenario(scenario, seed=seed, **overrides)
     except ValueError as e:        # the scene's own checks: a value the user typed
         raise ConvoyCountError(str(e)) from None
-    truth = generate(out, cfg)
+    truth = generate(out, cfg, edit=edit)
     typer.echo(f"{out}: {len(truth.vehicles)} vehicles, {truth.total_crossing} crossing, "
                f"{truth.frames} frames, {truth.duration_s:.2f} s clip (x{truth.speedup}); truth "
-               f"{out.with_name(out.stem + '.truth.json')}")
+               f"{out.with_name(out.stem + '.truth.json')}"
+               + (f"; edit {edit}: {truth.edit['finding']}" if edit else ""))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -27,9 +28,11 @@ TIME_BASE = Fraction(1, PTS_HZ)
 AUDIO_RATE_HZ = 48000
 
 
-def generate(out_path, config: SynthConfig) -> Truth:
+def generate(out_path, config: SynthConfig, edit: Optional[str] = None) -> Truth:
     """Render `config` to `out_path` (.mp4) and write `<stem>.truth.json` beside it.
-    Both files are written atomically. Returns the truth."""
+    Both files are written atomically. Returns the truth. `edit` (see synth.edit:
+    loop | reverse | dup | gap | cut) re-arranges the rendered frames and records
+    the edit's exact truth."""
     import av   # heavy-ish import only when encoding
 
     out = Path(out_path)
@@ -39,22 +42,36 @@ def generate(out_path, config: SynthConfig) -> Truth:
         raise ConvoyCountError(f"generate() needs a SynthConfig, got {type(config).__name__}")
     out.parent.mkdir(parents=True, exist_ok=True)
     plan = build_plan(config)
+    truth, pictures = plan.truth, None
+    if edit is not None:
+        from .edit import apply_edit
+        try:
+            pictures, pts, truth = apply_edit(plan, edit, render_plan, build_plan)
+        except ValueError as e:
+            raise ConvoyCountError(str(e)) from None
+        pictures = (pictures, pts)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.mp4")
     try:
-        _encode(plan, tmp, av)
+        _encode(plan, tmp, av, pictures)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             tmp.unlink()
-    plan.truth.write_json(truth_path(out))
-    return plan.truth
+    truth.write_json(truth_path(out))
+    return truth
 
 
-def _encode(plan, path: Path, av) -> None:
+def _encode(plan, path: Path, av, edited=None) -> None:
+    """Encode the plan's rendered frames, or `edited` = (pictures, pts) instead."""
     cfg = plan.config
     rot = cfg.rotation
     stored_w, stored_h = (cfg.width, cfg.height) if rot in (0, 180) else (cfg.height, cfg.width)
-    pts = [int(p) for p in plan.frame_pts]
+    if edited is None:
+        pts = [int(p) for p in plan.frame_pts]
+        pictures = ((f.index, f.clip_time_s, f.image) for f in render_plan(plan))
+    else:
+        pts = edited[1]
+        pictures = ((j, p / PTS_HZ, img) for j, (img, p) in enumerate(zip(*edited)))
     last_dur = int(round(PTS_HZ / cfg.real_fps))
     durations = {p: (pts[i + 1] - p if i + 1 < len(pts) else last_dur) for i, p in enumerate(pts)}
     with av.open(str(path), "w", format="mp4") as container:
@@ -74,14 +91,14 @@ def _encode(plan, path: Path, av) -> None:
                     pk.duration = durations[pk.pts]
                 container.mux(pk)
 
-        for f in render_plan(plan):
-            img = np.ascontiguousarray(np.rot90(f.image, k=rot // 90)) if rot else f.image
+        for index, clip_time_s, image in pictures:
+            img = np.ascontiguousarray(np.rot90(image, k=rot // 90)) if rot else image
             vf = av.VideoFrame.from_ndarray(img, format="bgr24")
-            vf.pts = pts[f.index]
+            vf.pts = pts[index]
             vf.time_base = TIME_BASE
             mux(vs.encode(vf))
             if audio is not None:
-                audio.write_until(f.clip_time_s + 0.25)
+                audio.write_until(clip_time_s + 0.25)
         mux(vs.encode(None))
         if audio is not None:
             audio.finish()

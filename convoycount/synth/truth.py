@@ -87,6 +87,7 @@ class Truth:
     audio: bool = False
     notes: tuple = ()
     schema: str = SCHEMA
+    edit: Optional[dict] = None     # synth --edit: {kind, finding {kind, start_s, ...}, frame_map}
 
     @property
     def crossing_vehicles(self) -> list:
@@ -98,6 +99,8 @@ class Truth:
         d["vehicles"] = [v.to_dict() for v in self.vehicles]
         for k in ("line", "line_px", "frame_times_s", "frame_real_times_s", "lanes", "notes"):
             d[k] = list(d[k])
+        if d["edit"] is None:      # unedited truth files stay exactly as they were
+            del d["edit"]
         return d
 
     def write_json(self, path) -> Path:

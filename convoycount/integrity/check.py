@@ -1,0 +1,66 @@
+"""check(): every integrity test on one clip's signatures (and tracks, when given)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .cuts import find_cuts
+from .duplicated import duplicate_mask, find_duplicates
+from .findings import Finding, IntegrityReport
+from .leaps import find_leaps
+from .repeats import find_repeats
+from .reversed import find_reversed
+from .signatures import SignatureLog
+from .timestamps import find_timestamp_issues
+
+SEAM_FRAMES = 2          # a leap this close to a repeat's or reversal's edge is its seam
+
+
+def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple] = None) -> IntegrityReport:
+    """All findings for the frames in `log`. `tracks` (with `size` = (width, height))
+    add the reversed-in-place test, which needs vehicle motion."""
+    report = IntegrityReport(frames=len(log))
+    if len(log) < 3:
+        report.notes.append(f"only {len(log)} frames: too few to check")
+        return report
+    t, step = log.t, log.step
+    dup = duplicate_mask(step)
+    leaps = find_leaps(step, log.grey, dup)
+    findings = find_timestamp_issues(t) + find_duplicates(t, step) + find_cuts(t, leaps)
+    reps = find_repeats(log.normalised(), t)
+    findings += [_repeat_finding(r, t) for r in reps]
+    seams = {e for r in reps for e in (r.copy[0], r.copy[1] + 1, r.source[0], r.source[1] + 1)}
+    if tracks is not None and size is not None:
+        clip = (float(t[0]), float(t[-1]))
+        rev = find_reversed(tracks, size[0], size[1], [float(t[lp.index]) for lp in leaps], clip)
+        findings += rev
+        seams |= {int(np.searchsorted(t, e - 1e-6)) + k for f in rev for e in (f.start_s, f.end_s)
+                  for k in (0, 1)}
+    findings += _gaps(t, leaps, seams)
+    report.findings = sorted(findings, key=lambda f: (f.start_s, f.kind))
+    return report
+
+
+def _repeat_finding(r, t: np.ndarray) -> Finding:
+    (c0, c1), (s0, s1) = r.copy, r.source
+    dur = t[c1] - t[c0]
+    how = "backwards (a reversed replay)" if r.backwards else "again"
+    return Finding("reversed" if r.backwards else "repeat", float(t[c0]), float(t[c1]),
+                   f"the footage of {t[s0]:.2f}-{t[s1]:.2f} s plays {how} at {t[c0]:.2f}-{t[c1]:.2f} s "
+                   f"({c1 - c0 + 1} frames)", confidence=min(1.0, 0.5 + dur / 4),
+                   source_start_s=float(t[s0]), source_end_s=float(t[s1]))
+
+
+def _gaps(t: np.ndarray, leaps: list, seams: set) -> list:
+    out = []
+    for lp in leaps:
+        i = lp.index
+        if lp.is_cut or any(abs(i - s) <= SEAM_FRAMES for s in seams):
+            continue
+        out.append(Finding("gap", float(t[i - 1]), float(t[i]),
+                           f"the picture jumps between {t[i - 1]:.3f} and {t[i]:.3f} s while the "
+                           f"background stays ({lp.ratio:.0f}x the change between neighbouring "
+                           f"frames): footage was cut out of a continuous shot",
+                           confidence=min(1.0, lp.ratio / 10)))
+    return out

@@ -1,0 +1,123 @@
+"""Integrity (issue 17): each edit the generator makes is found where it is, clean
+clips have no findings, and a looped clip's vehicles are counted once."""
+import json
+from pathlib import Path
+
+import pytest
+
+from convoycount.errors import ConvoyCountError
+from convoycount.integrity import Finding, check, signatures_of
+from convoycount.synth import generate, scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+EDITS = {"loop": "repeat", "cut": "cut", "dup": "duplicated_frames", "gap": "gap"}
+
+
+def _cfg(seed=3, **kw):
+    return scenario("two_way", seed=seed, n_vehicles=8, **kw)
+
+
+@pytest.fixture(scope="module")
+def edited(tmp_path_factory):
+    """One generated clip per edit (module scope: each is rendered once)."""
+    root = tmp_path_factory.mktemp("edits")
+    out = {}
+    for kind in ("loop", "cut", "dup", "gap", "reverse"):
+        path = root / f"{kind}.mp4"
+        out[kind] = (path, generate(path, _cfg(), edit=kind))
+    return out
+
+
+def _found(findings, kind, truth_start):
+    return [f for f in findings if f.kind == kind and abs(f.start_s - truth_start) <= 0.5]
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_each_edit_is_found_where_it_is_and_nothing_else(edited, edit):
+    path, truth = edited[edit]
+    want = truth.edit["finding"]
+    assert want["kind"] == EDITS[edit]
+    report = check(signatures_of(path))
+    assert _found(report.findings, want["kind"], want["start_s"]), (want, report.to_dict())
+    assert {f.kind for f in report.findings} == {want["kind"]}, report.to_dict()
+
+
+def test_a_loop_reports_its_source_span(edited):
+    path, truth = edited["loop"]
+    rep = check(signatures_of(path)).of_kind("repeat")[0]
+    assert abs(rep.source_start_s - truth.edit["finding"]["source_start_s"]) <= 0.5
+
+
+@pytest.mark.slow
+def test_a_span_played_backwards_is_found_from_the_tracks(edited):
+    import convoycount
+    path, truth = edited["reverse"]
+    want = truth.edit["finding"]
+    report = convoycount.analyze(path)
+    assert _found(report.integrity.findings, "reversed", want["start_s"]), report.integrity.to_dict()
+    assert {f.kind for f in report.integrity.findings} == {"reversed"}
+
+
+@pytest.mark.slow
+def test_a_looped_clip_is_judged_on_distinct_vehicles(edited, tmp_path):
+    import convoycount
+    path, truth = edited["loop"]
+    n = truth.total_crossing
+    report = convoycount.analyze(path, claim=f"at least {n + 2} vehicles", claim_basis="clip")
+    d = report.to_dict()
+    assert d["count"]["total"] > d["count"]["distinct"] == n
+    repeated = [e for e in d["events"] if "repeat_of" in e]
+    assert len(repeated) == d["count"]["total"] - n
+    ids = {e["track_id"] for e in d["events"]}
+    assert all(e["repeat_of"] in ids and e["repeat_of"] != e["track_id"] for e in repeated)
+    # As played the claim would hold; on distinct vehicles it does not.
+    assert d["count"]["total"] >= n + 2
+    assert d["claim"]["observed"] == n and d["claim"]["verdict"] in ("inconsistent", "unsupported")
+    assert "distinct" in d["claim"]["reason"]
+    assert [f["kind"] for f in d["integrity"]["findings"]] == ["repeat"]
+
+
+@pytest.mark.parametrize("clip", sorted(p.name for p in SAMPLES.glob("*.mp4")))
+def test_sample_clips_have_no_findings(clip):
+    assert check(signatures_of(SAMPLES / clip)).findings == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,kw", [("shaky_noisy", {}), ("vfr_phone", {}), ("dense_overlap", {}),
+                                     ("news_story", {"seed": 11})])
+def test_generated_clean_clips_have_no_findings(tmp_path, name, kw):
+    path = tmp_path / "clean.mp4"
+    generate(path, scenario(name, **{"seed": 4, **kw}))
+    assert check(signatures_of(path)).findings == []
+
+
+@pytest.mark.slow
+def test_a_clean_analysis_has_no_findings_and_no_integrity_skips_the_pass():
+    import convoycount
+    report = convoycount.analyze(SAMPLES / "two_way.mp4")
+    assert report.integrity.checked and report.integrity.findings == []
+    assert report.distinct == report.total
+    skipped = convoycount.analyze(SAMPLES / "two_way.mp4", integrity=False)
+    assert skipped.to_dict()["integrity"]["checked"] is False
+    assert skipped.to_dict()["count"] == report.to_dict()["count"]
+
+
+def test_an_unedited_truth_file_has_no_edit_key(tmp_path):
+    truth = generate(tmp_path / "c.mp4", scenario("clock", seed=1, n_vehicles=2))
+    assert truth.edit is None
+    assert "edit" not in json.loads((tmp_path / "c.truth.json").read_text())
+
+
+def test_edits_need_a_regular_frame_rate_and_a_known_kind(tmp_path):
+    with pytest.raises(ConvoyCountError, match="cfr"):
+        generate(tmp_path / "v.mp4", scenario("vfr_phone", seed=1, n_vehicles=2), edit="loop")
+    with pytest.raises(ConvoyCountError, match="loop"):
+        generate(tmp_path / "v.mp4", scenario("clock", seed=1, n_vehicles=2), edit="splice")
+
+
+def test_a_finding_checks_its_kind_and_span():
+    with pytest.raises(ValueError, match="kind"):
+        Finding("loop", 1.0, 2.0, "x", 0.5)
+    with pytest.raises(ValueError, match="before"):
+        Finding("cut", 2.0, 1.0, "x", 0.5)
