@@ -127,9 +127,12 @@ def _check_outputs(clip: Path, **outputs) -> None:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):     # a symlink loop: reading the input says so
+        return False
 
 
 def _register_commands() -> None:

@@ -15,6 +15,8 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
+from .limits import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS
+
 
 def _shared(
     start: Annotated[Optional[float], typer.Option("--start", help="Analyse from this clip time (s).")] = None,
@@ -40,17 +42,24 @@ def _shared(
                         '(batch: --claims gives clips their own).')] = None,
     claim_basis: Annotated[Optional[str], typer.Option(
         "--claim-basis", help="clip | real (default: real when a speed-up is known).")] = None,
+    max_pixels: Annotated[int, typer.Option(
+        "--max-pixels", help="Refuse clips whose header declares more pixels per frame "
+                             "(checked before decoding; 8192x8192 by default).")] = DEFAULT_MAX_PIXELS,
+    max_duration: Annotated[float, typer.Option(
+        "--max-duration", help="Refuse clips whose timestamps span more seconds "
+                               "(6 h by default).")] = DEFAULT_MAX_DURATION_S,
 ):
     """The shared options; its signature is what typer reads."""
 
 
 def _to_options(start, end, detector, model, conf, imgsz, device, classes, stride, line,
-                speedup, real_duration, claim, claim_basis):
+                speedup, real_duration, claim, claim_basis, max_pixels, max_duration):
     from .options import AnalysisOptions
     return AnalysisOptions.from_keywords(
         start_s=start, end_s=end, detector=detector, model=model, conf=conf, imgsz=imgsz,
         device=device, classes=classes, stride=stride, line=line, speedup=speedup,
-        real_duration_s=real_duration, claim=claim, claim_basis=claim_basis)
+        real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
+        max_pixels=max_pixels, max_duration_s=max_duration)
 
 
 def _resolved(func) -> list:

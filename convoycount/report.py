@@ -21,7 +21,7 @@ from .count import DIRECTIONS, CrossingEvent, Line
 from .detect.base import DetectorInfo
 from .io import write_text
 from .timing import TimeMap
-from .video import ClipInfo
+from .video import ClipInfo, printable_path
 
 CSV_COLUMNS = ("track_id", "clip_time_s", "real_time_s", "direction", "class", "confidence",
                "frame_index", "x", "y")
@@ -59,6 +59,7 @@ class Report:
     warnings: list = field(default_factory=list)
     tracks: list = field(default_factory=list, repr=False)   # [Track]; for evidence, not JSON
     tool: dict = field(default_factory=tool_info)
+    gaps: list = field(default_factory=list)   # [video.DecodeGap]: frames lost to damage
 
     @property
     def total(self) -> int:
@@ -73,7 +74,7 @@ class Report:
 
     def to_dict(self) -> dict:
         return {
-            "input": {"path": self.input_path, "sha256": self.input_sha256,
+            "input": {"path": printable_path(self.input_path), "sha256": self.input_sha256,
                       "bytes": self.input_bytes},
             "probe": self.probe.to_dict(),
             "params": self.params,
@@ -91,6 +92,8 @@ class Report:
                          "fps": round(self.frames_processed / self.elapsed_s, 2)
                          if self.elapsed_s > 0 else None},
             "warnings": list(self.warnings),
+            # stretches lost to damaged data: start_s, end_s, packets_lost, reason
+            "decode_gaps": [g.to_dict() for g in self.gaps],
         }
 
     def to_json(self) -> str:
