@@ -201,8 +201,12 @@ def _open_input(path, max_pixels: Optional[int] = None):
     import av
 
     p = _check_path(path)
+    # Opening decodes a picture or two when the header leaves something out (H.264's
+    # reorder delay): with the limit, FFmpeg refuses that for an oversized stream
+    # instead of allocating it, and the size still comes from the parsed header.
+    limit = {"max_pixels": str(max_pixels)} if max_pixels is not None else {}
     try:
-        container = av.open(str(p), mode="r", metadata_errors="ignore")
+        container = av.open(str(p), mode="r", metadata_errors="ignore", options=limit)
     except (av.error.FFmpegError, OSError) as e:
         if isinstance(e, PermissionError):
             raise InputError(f"{p}: permission denied") from None

@@ -272,6 +272,24 @@ def test_batch_refuses_a_claims_row_outside_the_input_folder(tmp_path):
     assert _listing(other) == {"secret.mp4": _listing(other)["secret.mp4"]}
 
 
+@pytest.mark.parametrize("option, value", [("--max-pixels", "0"), ("--max-duration", "0"),
+                                           ("--max-duration", "-5"), ("--max-duration", "inf")])
+def test_a_limit_must_be_positive(tmp_path, option, value):
+    in_dir = tmp_path / "in"
+    in_dir.mkdir()
+    clip = hc.small_clip(in_dir / "clip.mp4")
+    assert_one_error_line(count(str(clip), in_dir, tmp_path / "out", option, value), option)
+
+
+def test_raised_limits_let_the_same_clip_through(tmp_path):
+    in_dir = tmp_path / "in"
+    in_dir.mkdir()
+    clip = hc.small_clip(in_dir / "clip.mp4", n=30, fps=15)           # 64x48, 2 s
+    run = count(str(clip), in_dir, tmp_path / "out", "--max-pixels", str(64 * 48),
+                "--max-duration", "2.0")
+    assert assert_report(run)["analysis"]["frames_processed"] == 30
+
+
 @pytest.mark.slow
 def test_a_crafted_size_is_refused_fast_and_small(tmp_path):
     """Declared 30000x30000 (FFmpeg's own check zeroes it) and 12000x12000 (ours
