@@ -16,6 +16,7 @@ speed-up K lies within its interval).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -454,11 +455,12 @@ class ClaimResult:
     tolerance: int
     reason: str
     by_basis: dict                               # {"clip": BasisVerdict, "real": BasisVerdict | None}
+    parts: dict = field(default_factory=dict)    # {"count": {...}, "class": {...}}: judged apart
 
     def to_dict(self) -> dict:
         return {"text": self.text, "parsed": self.parsed.to_dict(), "basis": self.basis,
                 "observed": self.observed, "verdict": self.verdict, "tolerance": self.tolerance,
-                "reason": self.reason,
+                "reason": self.reason, "parts": self.parts,
                 "by_basis": {k: (None if v is None else v.to_dict())
                              for k, v in self.by_basis.items()}}
 
@@ -569,18 +571,51 @@ def _finish(parts: list) -> str:
     return s[0].upper() + s[1:] + "."
 
 
-def _class_choice(claim: Claim, class_aware: bool):
-    """(class to filter on or None, note for the reason)."""
+CLASS_STATUSES = ("not_claimed", "checked", "unverified", "contradicted")
+
+# What a detector that cannot name a claimed class may call such a vehicle instead.
+# A COCO detector sees a tank or an APC as a truck (sometimes a bus), never as a car
+# or a motorcycle; a military jeep or Humvee it sees as a car; a van as a car or a
+# truck. "vehicle" is a class-blind detector's (motion) only label.
+_LOOKALIKES = {
+    "armour": ("truck", "bus", "vehicle"),
+    "military": ("truck", "bus", "car", "vehicle"),
+    "van": ("car", "truck", "vehicle"),
+}
+_ARMOUR_WORDS = {"tank", "tanks", "apc", "apcs", "armoured", "armored"}
+
+
+@dataclass(frozen=True)
+class _ClassPart:
+    status: str                     # one of CLASS_STATUSES
+    count_class: Optional[str]      # count only events of this class (None: see candidates)
+    candidates: Optional[tuple]     # unverified: classes that could be the claimed one
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "reason": self.reason,
+                "candidate_classes": None if self.candidates is None else list(self.candidates)}
+
+
+def _class_part(claim: Claim, detector_classes: Optional[Sequence[str]]) -> _ClassPart:
+    """Can the counts see the claimed class? `detector_classes`: the classes the
+    detector emits (None: trust the events' classes as they are)."""
     c = claim.vehicle_class
     if c is None:
-        return None, ""
-    if not class_aware:
-        return None, (f"the detector does not tell {_PLURAL[c]} from other vehicles, "
-                      f"so all vehicles were counted")
-    if c == "military":
-        return None, ("detectors cannot reliably tell military from civilian vehicles "
-                      "(a COCO detector labels them truck, bus or car), so all vehicles were counted")
-    return c, ""
+        return _ClassPart("not_claimed", None, None, "")
+    if c != "military" and (detector_classes is None or c in detector_classes):
+        return _ClassPart("checked", c, None, f"{_PLURAL[c]} were counted by class")
+    kind = "armour" if _ARMOUR_WORDS & set(_tokens(claim.text)) else c
+    known = tuple(detector_classes or ())
+    candidates = tuple(k for k in _LOOKALIKES.get(kind, (c, "vehicle")) if k in known or not known)
+    if known == ("vehicle",):
+        why = f"the detector does not tell {_PLURAL[c]} from other vehicles"
+    elif c == "military":
+        why = ("no detector here tells military from civilian vehicles (a COCO detector "
+               f"labels them {' or '.join(k for k in candidates if k != 'vehicle')})")
+    else:
+        why = f"the detector has no {_SINGULAR[c]} class"
+    return _ClassPart("unverified", None, candidates, why)
 
 
 def _class_count(value, cls) -> Optional[int]:
@@ -650,8 +685,15 @@ def judge(claim: Claim, events: Sequence[CrossingEvent], time_map: TimeMap, *,
           clip_span_s: tuple, count_total: Optional[int] = None,
           stable_tracks: Union[int, Mapping[str, int], None] = None,
           basis: Optional[str] = None, count_uncertainty: int = 0,
-          class_aware: bool = True) -> ClaimResult:
+          detector_classes: Optional[Sequence[str]] = None) -> ClaimResult:
     """Judge `claim` against crossing `events` on the clip and real time bases.
+
+    The number and the class are judged apart (`parts`). A class the detector
+    labels is counted by class. A class it cannot name (any class for a
+    class-blind detector; "military" for every detector here) bounds the count
+    between none and every vehicle that could be one: a verdict that holds at
+    both bounds stands, otherwise the claim is `undetermined`; if every counted
+    vehicle is clearly something else (cars for "tanks"), the class is contradicted.
 
     clip_span_s: (start, end) clip time covered by the analysed footage.
     count_total: distinct vehicles counted at the line (all classes); default:
@@ -659,26 +701,98 @@ def judge(claim: Claim, events: Sequence[CrossingEvent], time_map: TimeMap, *,
     stable_tracks: distinct vehicles tracked long enough even without crossing;
       an int (all classes) or {class: count}. A total claim uses the larger count.
     basis: "clip" | "real" | None (real when the time map is known, else clip).
+    detector_classes: the classes the detector can emit (None: trust the events).
     """
     if basis is not None and basis not in BASES:
         raise ConvoyCountError(f"basis must be one of {BASES} or None, got {basis!r}")
     clip_span = _clip_span(clip_span_s)
+    basis = basis or ("real" if time_map.known else "clip")
+    part = _class_part(claim, detector_classes)
+    if part.status != "unverified":
+        chosen = [e for e in events if part.count_class is None or e.class_name == part.count_class]
+        r = _judge_counts(claim, chosen, part.count_class, time_map, clip_span, count_total,
+                          stable_tracks, basis, count_uncertainty, "")
+        return dataclasses.replace(r, parts=_parts(r, part))
+    return _judge_unverified_class(claim, events, part, time_map, clip_span, stable_tracks,
+                                   basis, count_uncertainty)
 
+
+def _judge_counts(claim, chosen, counted_cls, time_map, clip_span, count_total, stable_tracks,
+                  basis, count_uncertainty, class_note) -> ClaimResult:
+    """The number part: the claim judged on the events `chosen`."""
     tol = default_tolerance(claim, count_uncertainty)
-    cls, class_note = _class_choice(claim, class_aware)
-    chosen = [e for e in events if cls is None or e.class_name == cls]
     clip_times = sorted(float(e.clip_time_s) for e in chosen if math.isfinite(e.clip_time_s))
-    counted_cls = cls                # what was counted, for the wording
     claimed = f"the claim says {_claimed(claim)} (tolerance \u00b1{tol})"
     k = time_map.speedup if time_map.known else None
-
     if claim.kind == "total":
-        clip_v, real_v = _judge_total(claim, chosen, cls, counted_cls, clip_span, k,
+        clip_v, real_v = _judge_total(claim, chosen, counted_cls, counted_cls, clip_span, k,
                                       count_total, stable_tracks, tol, claimed, class_note)
     else:
         clip_v, real_v = _judge_rate(claim, clip_times, clip_span, time_map, tol, counted_cls,
                                      claimed, class_note)
-    return _on_basis(claim, basis or ("real" if k is not None else "clip"), tol, clip_v, real_v)
+    return _on_basis(claim, basis, tol, clip_v, real_v)
+
+
+def _parts(r: ClaimResult, part: _ClassPart) -> dict:
+    """The number part (as judged on the vehicles counted for it) and the class part."""
+    return {"count": {"verdict": r.verdict, "observed": r.observed, "basis": r.basis},
+            "class": part.to_dict()}
+
+
+def _judge_unverified_class(claim, events, part: _ClassPart, time_map, clip_span, stable_tracks,
+                            basis, count_uncertainty) -> ClaimResult:
+    """Bound the count of a class nobody can see: from none of the vehicles to every
+    one that could be of that class."""
+    cands = [e for e in events if e.class_name in part.candidates]
+    if isinstance(stable_tracks, Mapping):
+        stable_hi = int(sum(v for k, v in stable_tracks.items() if k in part.candidates))
+    else:                               # an int covers every class: usable if all are candidates
+        stable_hi = stable_tracks if len(cands) == len(events) else None
+    what = _PLURAL[claim.vehicle_class]
+    note = f"{part.reason}, so between 0 and {len(cands)} of the counted vehicles may be {what}"
+    hi = _judge_counts(claim, cands, None, time_map, clip_span, len({e.track_id for e in cands}),
+                       stable_hi, basis, count_uncertainty, note)
+    if events and not cands:
+        return _class_contradicted(claim, events, part, hi)
+    lo = _judge_counts(claim, [], None, time_map, clip_span, 0, 0, basis, count_uncertainty, note)
+    by_basis = {b: _bounded(v, lo.by_basis.get(b), f"all {len(cands)} vehicles that could be "
+                            f"{what} were") for b, v in hi.by_basis.items()}
+    top = by_basis.get(hi.basis)
+    if top is None:                     # a rate on unknown real time: undetermined already
+        return dataclasses.replace(hi, parts=_parts(hi, part))
+    return ClaimResult(claim.text, claim, hi.basis, top.verdict, top.observed, hi.tolerance,
+                       top.reason, by_basis, _parts(hi, part))
+
+
+def _class_contradicted(claim, events, part: _ClassPart, hi: ClaimResult) -> ClaimResult:
+    """Every counted vehicle is clearly of another class (cars for "tanks"): the
+    footage contradicts the claim whatever the number, on every basis."""
+    seen, what = _classes_seen(events), _PLURAL[claim.vehicle_class]
+    part = dataclasses.replace(part, status="contradicted", reason=(
+        f"every counted vehicle was seen as {seen}; none could be {what}"))
+    reason = _finish([f"The footage shows {len(events)} {_noun(None, len(events))}, all {seen}, "
+                      f"and none that could be {what}", f"the claim says {_claimed(claim)}"])
+    by_basis = {b: None if v is None else dataclasses.replace(v, verdict="inconsistent",
+                                                              reason=reason)
+                for b, v in hi.by_basis.items()}
+    return ClaimResult(claim.text, claim, hi.basis, "inconsistent", 0, hi.tolerance, reason,
+                       by_basis, _parts(hi, part))
+
+
+def _bounded(hv: Optional[BasisVerdict], lv: Optional[BasisVerdict], if_all: str):
+    """One basis's verdict when the true count lies between lv's (none of the
+    candidates is of the claimed class) and hv's (all are): it stands if both
+    agree, else it is undetermined."""
+    if hv is None or lv is None or hv.verdict == lv.verdict:
+        return hv
+    return dataclasses.replace(hv, verdict="undetermined", reason=_finish([
+        f"If {if_all}, the claim would be {hv.verdict}; if none were, {lv.verdict}",
+        hv.reason.rstrip(".")]))
+
+
+def _classes_seen(events) -> str:
+    names = sorted({_PLURAL.get(e.class_name, e.class_name) for e in events})
+    return " or ".join(names)
 
 
 def _judge_total(claim, chosen, cls, counted_cls, clip_span, k, count_total, stable_tracks,

@@ -101,8 +101,20 @@ class CounterSettings:
     margin_frac: float = 0.05     # a side only counts once the anchor is this far past the
                                   # line (fraction of the box size across it): jitter on the
                                   # line never flips a side
-    margin_min_px: float = 1.0
-    segment_tol_px: float = 2.0   # the segment is extended by this much at each end
+    margin_min_px: float = 1.0    # ...and at least this far, for tiny boxes
+    segment_tol_px: float = 2.0   # the segment is extended by this much at each end, so a
+                                  # path through its very end is not lost to rounding
+    auto_line_edge_frac: float = 0.1   # an automatic line keeps this far (fraction of the frame)
+                                       # from the edges, where vehicles are only half in view
+
+    def __post_init__(self):
+        for name in ("margin_frac", "margin_min_px", "segment_tol_px"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"CounterSettings.{name} must be a number >= 0, got {value!r}")
+        edge = self.auto_line_edge_frac
+        if isinstance(edge, bool) or not isinstance(edge, (int, float)) or not 0 <= edge < 0.5:
+            raise ValueError(f"CounterSettings.auto_line_edge_frac must be in [0, 0.5), got {edge!r}")
 
 
 class LineCounter:
@@ -188,12 +200,14 @@ class LineCounter:
         return sorted(events, key=lambda e: (e.clip_time_s, e.track_id))
 
 
-def auto_line(tracks, width: int, height: int) -> Line:
+def auto_line(tracks, width: int, height: int,
+              settings: CounterSettings = CounterSettings()) -> Line:
     """A line across the dominant flow, where the most tracks pass.
 
     Flow axis: the larger of the summed |dx| and |dy| of all track displacements.
     The line is perpendicular to it, spanning the frame, at the position along the
-    flow axis that the most tracks cover (ties go to the frame centre)."""
+    flow axis (in steps of 1% of the frame) that the most tracks cover, at least
+    `settings.auto_line_edge_frac` from the edges (ties go to the frame centre)."""
     disp = [np.asarray(t.observations[-1].center) - np.asarray(t.observations[0].center)
             for t in tracks if len(t.observations) >= 2]
     if not disp:
@@ -207,9 +221,9 @@ def auto_line(tracks, width: int, height: int) -> Line:
         lo, hi = max(0.0, min(vals)), min(1.0, max(vals))
         bins[int(np.ceil(lo * 100)):int(np.floor(hi * 100)) + 1] += 1
     pos = np.arange(101) / 100
-    # Stay away from the edges, where vehicles are half in view.
-    score = bins - 1e-3 * np.abs(pos - 0.5)
-    score[:10] = score[91:] = -np.inf
+    score = bins - 1e-3 * np.abs(pos - 0.5)    # less than one track: only breaks ties
+    edge = settings.auto_line_edge_frac
+    score[(pos < edge) | (pos > 1 - edge)] = -np.inf
     c = float(pos[int(np.argmax(score))])
     if horizontal_flow:
         return Line(c, 0.0, c, 1.0, source="auto")

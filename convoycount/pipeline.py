@@ -92,8 +92,7 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     start_s, end_s = options.start_s, options.end_s
     lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
     hi = info.start_time_s + info.duration_s if end_s is None else end_s
-    if hasattr(det, "prepare"):
-        det.prepare(prepare_frames(p, info, start_s, end_s))
+    det.prepare(prepare_frames(p, info, start_s, end_s))
     tracker = Tracker(options.tracker)
     reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride,
                     max_pixels=options.max_pixels)
@@ -167,7 +166,7 @@ def _judge_claim(options: AnalysisOptions, events, tmap: TimeMap, span: tuple, s
     from .claims import judge
     return judge(options.parsed_claim, events, tmap, clip_span_s=span, count_total=len(events),
                  stable_tracks=stable, basis=options.claim_basis,
-                 class_aware=det.info.classes != ("vehicle",))
+                 detector_classes=det.info.classes)
 
 
 def _params(options: AnalysisOptions, line: Line, det) -> dict:

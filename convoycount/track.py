@@ -13,26 +13,32 @@ friends) cannot link a box to its next position at all. This tracker
     first link in a fast convoy goes to the same vehicle, not the one behind,
   * keeps lost tracks for `lost_track_s` *seconds* (not frames), so a vehicle
     missed for a few frames keeps its id and is never counted twice,
-  * never lets a moving track turn round (see Track.heading), so a track that
+  * never lets a moving track turn round (see _TrackState.heading), so a track that
     has counted cannot take over a vehicle coming the other way and hide its
     crossing,
   * never lets an unconfirmed track out (no phantom tracks, no id -1).
-Assignment is the Hungarian algorithm (scipy).
+Assignment is the Hungarian algorithm (scipy). Every number that decides a link
+is a field of TrackerSettings. The tracker keeps its working state (velocity,
+misses, legs) in a private record per track and gives out `Track` values: a
+track's id and observations, nothing that the next frame would change.
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .detect.base import Detections
+from .geometry import area, center as box_center, diagonal, mostly_inside, overlap_of_smaller
 
 
 @dataclass(frozen=True)
 class TrackerSettings:
+    """Every number that decides which box joins which track. Sizes are in box
+    diagonals (geometry.diagonal: the vehicle's own size), times in clip seconds."""
     min_hits: int = 3                 # observations before a track is confirmed (and shown)
     confirm_within_s: float = 1.0     # ...and they must come within this much clip time
     tentative_max_misses: int = 1     # an unconfirmed track dies after this many frames unseen
@@ -46,16 +52,58 @@ class TrackerSettings:
     duplicate_overlap: float = 0.6    # an unmatched box this much inside (overlap / smaller
                                       # box) a box a confirmed track took in the same frame
                                       # is a second box on that vehicle: it starts no track
+    covered_frac: float = 0.6         # a track whose predicted box lies this much inside a box
+                                      # it did not get is hidden in that blob (two vehicles
+                                      # merged as they pass), not gone
+    backstep_diag: float = 0.25       # a box this far behind a moving track's last position (or
+                                      # behind the farthest point of its leg) is another vehicle:
+                                      # vehicles do not jump backwards; less is box jitter
+    heading_window_s: float = 3.0     # the leg's front is searched this far back: a wrong link
+                                      # is refused within frames, and long tracks stay cheap
+    heading_min_move_diag: float = 0.5  # a leg has a heading once it moved this far; less is jitter
+    passing_speed_frac: float = 0.5   # a covering vehicle passes (rather than moves with) a track
+                                      # when its speed along the track differs by more than this
+                                      # fraction of the track's speed
+    flow_prior_reach_diag: float = 4.0  # a new track borrows the velocity of the nearest confirmed
+                                        # track within this distance: the vehicle ahead in a convoy
+    size_cost_weight: float = 0.1     # cost per unit |log(area ratio)|: on near-ties in distance,
+                                      # the box of the track's own size wins
+    tentative_cost: float = 0.05      # extra cost of linking to an unconfirmed track: on near-ties
+                                      # a confirmed vehicle keeps its box
+    detection_size_weight: float = 0.5  # the gate's unit is the track's diagonal, or this share of
+                                        # the candidate's when that is larger: a vehicle growing as
+                                        # it comes closer still links
+    across_stretch: float = 1.5       # tolerance across the motion, in half-extents of the box
+                                      # across it: vehicles do not jump sideways into the next lane
+    across_min_frac: float = 0.15     # ...but at least this share of the gate's unit, so a thin box
+                                      # (a motorcycle seen head-on) still links
+    stop_window_s: float = 0.5        # a track that stood still this long starts a new leg (it may
+                                      # then turn back: reversing out of a parking space)
+    stop_still_frac: float = 0.15     # "still": every box edge within this share of the diagonal
+    stop_min_sightings: int = 3       # ...seen at least this many times in the window
 
     def __post_init__(self):
-        if self.min_hits < 1:
-            raise ValueError(f"min_hits must be >= 1, got {self.min_hits}")
-        for name in ("confirm_within_s", "lost_track_s", "max_hidden_s", "gate", "gate_new",
-                     "max_area_ratio"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0 < self.duplicate_overlap <= 1:
-            raise ValueError(f"duplicate_overlap must be in (0, 1], got {self.duplicate_overlap}")
+        def check(names, ok, expected):
+            for name in names:
+                value = getattr(self, name)
+                try:
+                    good = not isinstance(value, bool) and ok(value)
+                except TypeError:           # None, a string, ...
+                    good = False
+                if not good:
+                    raise ValueError(f"TrackerSettings.{name} must be {expected}, got {value!r}")
+        check(("min_hits", "stop_min_sightings"),
+              lambda v: isinstance(v, int) and v >= 1, "an integer >= 1")
+        check(("tentative_max_misses",), lambda v: isinstance(v, int) and v >= 0, "an integer >= 0")
+        check(("confirm_within_s", "lost_track_s", "max_hidden_s", "gate", "gate_new",
+               "heading_window_s", "heading_min_move_diag", "passing_speed_frac",
+               "flow_prior_reach_diag", "across_stretch", "stop_window_s", "stop_still_frac"),
+              lambda v: v > 0, "> 0")
+        check(("max_area_ratio",), lambda v: v >= 1, ">= 1 (a ratio between the larger and smaller box)")
+        check(("velocity_smoothing", "duplicate_overlap", "covered_frac"),
+              lambda v: 0 < v <= 1, "a fraction in (0, 1]")
+        check(("backstep_diag", "size_cost_weight", "tentative_cost", "detection_size_weight",
+               "across_min_frac"), lambda v: v >= 0, ">= 0")
 
 
 @dataclass(frozen=True)
@@ -68,21 +116,16 @@ class Observation:
 
     @property
     def center(self) -> tuple:
-        x1, y1, x2, y2 = self.box
-        return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+        return box_center(self.box)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Track:
-    """One vehicle's observations in time order. Ids count up from 1 in order of
-    confirmation, so they never skip numbers -- but count events, never ids."""
-    track_id: int                                  # 0 while unconfirmed
-    observations: list = field(default_factory=list)
-    misses: int = 0                                # frames in a row without a match
-    velocity: Optional[np.ndarray] = None          # px per clip second, (vx, vy)
-    confirmed: bool = False
-    leg_start: int = 0                             # observation where its current leg began
-    hidden_s: Optional[float] = None               # last time a passing vehicle hid it
+    """One vehicle as the tracker gives it out: its id and its observations in time
+    order. Ids count up from 1 in order of confirmation, so they never skip numbers
+    -- but count events, never ids."""
+    track_id: int
+    observations: tuple
 
     @property
     def last(self) -> Observation:
@@ -101,16 +144,38 @@ class Track:
     def duration_s(self) -> float:
         return self.observations[-1].time_s - self.observations[0].time_s
 
+
+@dataclass
+class _TrackState:
+    """The tracker's working record of one track; it never leaves the Tracker."""
+    observations: list
+    track_id: int = 0                              # 0 while tentative (unconfirmed)
+    velocity: Optional[np.ndarray] = None          # px per clip second, (vx, vy)
+    misses: int = 0                                # frames in a row without a match
+    leg_start: int = 0                             # observation where its current leg began
+    hidden_s: Optional[float] = None               # last time a passing vehicle hid it
+
+    @property
+    def confirmed(self) -> bool:
+        return self.track_id > 0
+
+    @property
+    def last(self) -> Observation:
+        return self.observations[-1]
+
+    def as_track(self) -> Track:
+        return Track(self.track_id, tuple(self.observations))
+
     def predict(self, time_s: float) -> np.ndarray:
         c = np.asarray(self.last.center)
         if self.velocity is None:
             return c
         return c + self.velocity * (time_s - self.last.time_s)
 
-    def heading(self) -> Optional[tuple]:
+    def heading(self, s: TrackerSettings) -> Optional[tuple]:
         """(unit direction, front) of the track's net motion since it last stood
         still (or since its first observation), where front is the farthest it got
-        along that direction; None until it has moved half its own size.
+        along that direction; None until it has moved `heading_min_move_diag`.
 
         Over the whole leg, not a recent window: a window's heading is diluted by the
         very wrong links it is meant to stop (a few small steps back turn it). A
@@ -119,7 +184,7 @@ class Track:
         first, last = self.observations[self.leg_start], self.observations[-1]
         disp = np.asarray(last.center) - np.asarray(first.center)
         dist = float(np.linalg.norm(disp))
-        if dist < 0.5 * _diag(last.box):
+        if dist < s.heading_min_move_diag * diagonal(last.box):
             return None
         u = disp / dist
         # The front over the last few seconds is enough (a wrong link is refused
@@ -127,78 +192,71 @@ class Track:
         front = -np.inf
         for i in range(len(self.observations) - 1, self.leg_start - 1, -1):
             o = self.observations[i]
-            if o.time_s < last.time_s - 3.0:
+            if o.time_s < last.time_s - s.heading_window_s:
                 break
             front = max(front, float(np.dot(o.center, u)))
         return u, front
 
-    def note_stop(self, window_s: float = 0.5, still_frac: float = 0.15) -> None:
-        """Start a new leg if the track has stood still for the last `window_s`: seen
-        at least three times in that window, every box within `still_frac` of its size
-        of the newest one, edge by edge (not the centre: a box being eaten by a vehicle
-        passing in front has a still centre while both its edges move)."""
+    def note_stop(self, s: TrackerSettings) -> None:
+        """Start a new leg if the track has stood still for the last `stop_window_s`:
+        seen at least `stop_min_sightings` times in that window, every box within
+        `stop_still_frac` of its size of the newest one, edge by edge (not the centre:
+        a box being eaten by a vehicle passing in front has a still centre while both
+        its edges move)."""
         last = self.observations[-1]
-        tol = still_frac * _diag(last.box)
+        tol = s.stop_still_frac * diagonal(last.box)
         seen = 0
         for i in range(len(self.observations) - 2, -1, -1):    # newest first, no copy
             o = self.observations[i]
             if np.max(np.abs(np.subtract(last.box, o.box))) >= tol:
                 return
-            if o.time_s <= last.time_s - window_s:
+            if o.time_s <= last.time_s - s.stop_window_s:
                 break
             seen += 1
         else:
             return                      # the track is younger than the window
-        if seen >= 2:                   # plus the newest: three sightings
+        if seen + 1 >= s.stop_min_sightings:        # + 1: the newest
             self.leg_start = len(self.observations) - 1
 
 
-def _diag(box) -> float:
-    return float(np.hypot(box[2] - box[0], box[3] - box[1]))
-
-
-def _area(box) -> float:
-    return max(1.0, (box[2] - box[0]) * (box[3] - box[1]))
-
-
-def _overlap_of_smaller(a, b) -> float:
-    """Intersection of two boxes as a fraction of the smaller one's area."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    return w * h / min(_area(a), _area(b))
-
-
-def _passing(hidden: Track, cover: Optional[Track]) -> bool:
-    """Does `cover` move past `hidden` (the other way, or half as fast again or more
-    slowly) rather than with it? Compared along `hidden`'s direction only: a motion
-    blob's velocity across it is mostly its edges flickering."""
+def _passing(hidden: _TrackState, cover: Optional[_TrackState], speed_frac: float) -> bool:
+    """Does `cover` move past `hidden` (the other way, or faster or slower by more than
+    `speed_frac` of hidden's speed) rather than with it? Compared along `hidden`'s
+    direction only: a motion blob's velocity across it is mostly its edges flickering."""
     if cover is None or hidden.velocity is None or cover.velocity is None:
         return False
     speed = float(np.linalg.norm(hidden.velocity))
     if speed < 1e-6:
         return False
     along = float(np.dot(cover.velocity, hidden.velocity)) / speed
-    return along < 0 or abs(along - speed) > 0.5 * speed
+    return along < 0 or abs(along - speed) > speed_frac * speed
+
+
+def _opposed(tracks: list) -> bool:
+    """Do any two of these tracks move in opposite directions?"""
+    vs = [tr.velocity for tr in tracks if tr.velocity is not None
+          and float(np.linalg.norm(tr.velocity)) > 1e-6]
+    return any(float(np.dot(a, b)) < 0 for i, a in enumerate(vs) for b in vs[i + 1:])
 
 
 class Tracker:
-    """Stage: `update(detections) -> confirmed tracks seen in this frame`;
-    `tracks()` gives every confirmed track so far; `reset()` starts a new clip."""
+    """Stage: `update(detections)` links one frame's boxes; `tracks()` gives every
+    confirmed track so far as `Track` values; `reset()` starts a new clip."""
 
     def __init__(self, settings: TrackerSettings = TrackerSettings()):
         self.settings = settings
         self.reset()
 
     def reset(self) -> None:
-        self._active: list[Track] = []       # confirmed or tentative, still matchable
-        self._finished: list[Track] = []     # confirmed tracks that are gone for good
+        self._active: list[_TrackState] = []     # confirmed or tentative, still matchable
+        self._finished: list[_TrackState] = []   # confirmed tracks that are gone for good
         self._next_id = 1
         self._last_time: Optional[float] = None
 
     # -- public -----------------------------------------------------------
-    def update(self, dets: Detections) -> list[Track]:
+    def update(self, dets: Detections) -> dict:
+        """Link one frame's detections (frames in time order). Returns {track id: its
+        observation in this frame} for the confirmed tracks seen in it."""
         t = dets.time_s
         if self._last_time is not None and t <= self._last_time:
             raise ValueError(f"frames must arrive in time order: {t} after {self._last_time}")
@@ -211,9 +269,38 @@ class Tracker:
         covers = self._covers(boxes, t)
         # A blob holding vehicles that move in opposite directions is two vehicles
         # passing each other: it updates neither (its centre is neither's centre).
-        passing = {j for j, c in enumerate(covers) if self._opposed([self._active[i] for i in c])}
+        passing = {j for j, c in enumerate(covers) if _opposed([self._active[i] for i in c])}
         matches, unmatched = self._associate(boxes, t, exclude=passing)
-        seen = []
+        self._note_unmatched(matches, covers, passing, t)
+        for ti, di in matches:
+            self._extend(self._active[ti], self._observation(dets, di))
+        seen = [self._active[ti] for ti, _ in matches]
+        unmatched = self._drop_duplicates(boxes, matches, unmatched)
+        # Flicker (a blob for one frame here, one there) never grows into a track.
+        self._active = [tr for tr in self._active
+                        if tr.confirmed or tr.misses <= self.settings.tentative_max_misses]
+        for di in unmatched:
+            if len(covers[di]) >= 2 or di in passing:
+                continue        # a blob of two known vehicles is not a third one
+            track = _TrackState(observations=[self._observation(dets, di)])
+            track.velocity = self._flow_prior(track)
+            self._active.append(track)
+        return {tr.track_id: tr.last for tr in seen if tr.confirmed}
+
+    def tracks(self) -> list[Track]:
+        """All confirmed tracks, finished and active, in order of id."""
+        states = self._finished + [t for t in self._active if t.confirmed]
+        return [st.as_track() for st in sorted(states, key=lambda st: st.track_id)]
+
+    # -- internals --------------------------------------------------------
+    @staticmethod
+    def _observation(dets: Detections, i: int) -> Observation:
+        return Observation(dets.time_s, dets.frame_index, tuple(map(float, dets.xyxy[i])),
+                           float(dets.confidence[i]), str(dets.class_name[i]))
+
+    def _note_unmatched(self, matches: list, covers: list, passing: set, t: float) -> None:
+        """Count a miss for each track that got no box, unless a blob hides it; note
+        when a vehicle passing in front hides a confirmed one (see `_expire`)."""
         matched = {ti for ti, _ in matches}
         owner = {di: self._active[ti] for ti, di in matches}
         for ti, track in enumerate(self._active):
@@ -224,43 +311,26 @@ class Tracker:
             occluded = any(track.confirmed or j in passing for j in covering)
             track.misses = 0 if ti in matched or occluded else track.misses + 1
             if ti not in matched and track.confirmed and any(
-                    j in passing or _passing(track, owner.get(j)) for j in covering):
+                    j in passing or _passing(track, owner.get(j), self.settings.passing_speed_frac)
+                    for j in covering):
                 track.hidden_s = t
-        for ti, di in matches:
-            track = self._active[ti]
-            self._extend(track, self._observation(dets, di))
-            seen.append(track)
-        # A detector's second box on an already tracked vehicle (its front half, or a
-        # shifted copy NMS let through) must not seed a track: seen once, such a track
-        # may link to anything within gate_new, e.g. a parked car, and that jump counts
-        # as a crossing (benchmarks/realclips.md, residential_a at 30.8 s).
+
+    def _drop_duplicates(self, boxes: list, matches: list, unmatched: list) -> list:
+        """The unmatched boxes that are not a second box on a vehicle a confirmed track
+        took in this frame.
+
+        A detector's second box on an already tracked vehicle (its front half, or a
+        shifted copy NMS let through) must not seed a track: seen once, such a track
+        may link to anything within gate_new, e.g. a parked car, and that jump counts
+        as a crossing (benchmarks/realclips.md, residential_a at 30.8 s)."""
         taken = [boxes[di] for ti, di in matches if self._active[ti].confirmed]
-        unmatched = [di for di in unmatched
-                     if not any(_overlap_of_smaller(boxes[di], b) > self.settings.duplicate_overlap
-                                for b in taken)]
-        # Flicker (a blob for one frame here, one there) never grows into a track.
-        self._active = [tr for tr in self._active
-                        if tr.confirmed or tr.misses <= self.settings.tentative_max_misses]
-        for di in unmatched:
-            if len(covers[di]) >= 2 or di in passing:
-                continue        # a blob of two known vehicles is not a third one
-            track = Track(track_id=0, observations=[self._observation(dets, di)])
-            track.velocity = self._flow_prior(track)
-            self._active.append(track)
-        return [tr for tr in seen if tr.confirmed]
+        if not taken or not unmatched:
+            return unmatched
+        inside = overlap_of_smaller([boxes[di] for di in unmatched], taken)
+        duplicate = (inside > self.settings.duplicate_overlap).any(axis=1)
+        return [di for di, dup in zip(unmatched, duplicate) if not dup]
 
-    def tracks(self) -> list[Track]:
-        """All confirmed tracks, finished and active, in order of id."""
-        return sorted(self._finished + [t for t in self._active if t.confirmed],
-                      key=lambda tr: tr.track_id)
-
-    # -- internals --------------------------------------------------------
-    @staticmethod
-    def _observation(dets: Detections, i: int) -> Observation:
-        return Observation(dets.time_s, dets.frame_index, tuple(map(float, dets.xyxy[i])),
-                           float(dets.confidence[i]), str(dets.class_name[i]))
-
-    def _extend(self, track: Track, obs: Observation) -> None:
+    def _extend(self, track: _TrackState, obs: Observation) -> None:
         prev = track.last
         dt = obs.time_s - prev.time_s
         v_new = (np.asarray(obs.center) - np.asarray(prev.center)) / dt
@@ -269,11 +339,10 @@ class Tracker:
         track.velocity = v_new if len(track.observations) == 1 or track.velocity is None \
             else a * v_new + (1 - a) * track.velocity
         track.observations.append(obs)
-        track.note_stop()
+        track.note_stop(self.settings)
         s = self.settings
         if not track.confirmed and len(track.observations) >= s.min_hits \
-                and track.duration_s <= s.confirm_within_s:
-            track.confirmed = True
+                and obs.time_s - track.observations[0].time_s <= s.confirm_within_s:
             track.track_id = self._next_id
             self._next_id += 1
 
@@ -296,12 +365,11 @@ class Tracker:
                 keep.append(tr)
         self._active = keep
 
-    def _flow_prior(self, track: Track) -> Optional[np.ndarray]:
+    def _flow_prior(self, track: _TrackState) -> Optional[np.ndarray]:
         """Velocity of the nearest confirmed, moving track within a few vehicle
         sizes: in a convoy the vehicle behind moves like the one ahead."""
         c = np.asarray(track.last.center)
-        reach = 4.0 * _diag(track.last.box)
-        best, best_d = None, reach
+        best, best_d = None, self.settings.flow_prior_reach_diag * diagonal(track.last.box)
         for other in self._active:
             if not other.confirmed or other.velocity is None:
                 continue
@@ -312,24 +380,16 @@ class Tracker:
 
     def _covers(self, boxes: list, t: float) -> list:
         """For each detection, the active tracks whose predicted box it mostly contains."""
-        out = []
         preds = []
         for tr in self._active:
             x1, y1, x2, y2 = tr.last.box
             cx, cy = tr.predict(t)
             hw, hh = (x2 - x1) / 2, (y2 - y1) / 2
             preds.append((cx - hw, cy - hh, cx + hw, cy + hh))
-        for b in boxes:
-            inside = set()
-            for i, p in enumerate(preds):
-                iw = min(b[2], p[2]) - max(b[0], p[0])
-                ih = min(b[3], p[3]) - max(b[1], p[1])
-                if iw > 0 and ih > 0 and iw * ih >= 0.6 * _area(p):
-                    inside.add(i)
-            out.append(inside)
-        return out
+        inside = mostly_inside(preds, boxes, self.settings.covered_frac)   # (tracks, boxes)
+        return [set(np.flatnonzero(inside[:, j]).tolist()) for j in range(len(boxes))]
 
-    def _distance(self, tr: Track, center: np.ndarray, box, t: float,
+    def _distance(self, tr: _TrackState, point: np.ndarray, box, t: float,
                   heading: Optional[tuple] = None) -> Optional[float]:
         """Gated distance from a track's prediction to a detection, in vehicle sizes.
 
@@ -340,23 +400,23 @@ class Tracker:
         own: it may have stood still or moved like its neighbours (the flow
         prior), whichever fits better, within the wider `gate_new`."""
         s = self.settings
-        scale = max(_diag(tr.last.box), 0.5 * _diag(box), 1.0)
+        scale = max(diagonal(tr.last.box), s.detection_size_weight * diagonal(box), 1.0)
         if len(tr.observations) < 2:
             hyps = [np.asarray(tr.last.center)]
             if tr.velocity is not None:
                 hyps.append(tr.predict(t))
-            d = min(float(np.linalg.norm(center - h)) for h in hyps) / scale
+            d = min(float(np.linalg.norm(point - h)) for h in hyps) / scale
             return d if d <= s.gate_new else None
-        err = center - tr.predict(t)
+        err = point - tr.predict(t)
         speed = float(np.linalg.norm(tr.velocity))
         if speed < 1e-6:
             d = float(np.linalg.norm(err)) / scale
             return d if d <= s.gate else None
         u = tr.velocity / speed
         # Vehicles do not jump backwards: a box behind the track's last position
-        # (by more than a quarter of its size) is another vehicle, e.g. one coming
+        # (by more than backstep_diag of its size) is another vehicle, e.g. one coming
         # the other way that merged with it for a moment.
-        if float(np.dot(center - np.asarray(tr.last.center), u)) < -0.25 * scale:
+        if float(np.dot(point - np.asarray(tr.last.center), u)) < -s.backstep_diag * scale:
             return None
         # ...nor do they turn round while moving. The test above alone lets a track
         # creep backwards a few pixels a frame onto a vehicle coming the other way
@@ -366,21 +426,16 @@ class Tracker:
         # That id switch is what hides a crossing: a track counts once, so the
         # second vehicle it took over would never be counted (peers.md, recounts and
         # miscounts after id switches).
-        if heading is not None and float(np.dot(center, heading[0])) < heading[1] - 0.25 * scale:
+        if heading is not None and \
+                float(np.dot(point, heading[0])) < heading[1] - s.backstep_diag * scale:
             return None
         along = float(np.dot(err, u))
         across = float(np.linalg.norm(err - along * u))
-        # Across the motion the tolerance is the vehicle's own width-ish size.
+        # Across the motion the unit is half the box's extent across it.
         w, h = tr.last.box[2] - tr.last.box[0], tr.last.box[3] - tr.last.box[1]
-        across_scale = max(0.5 * (abs(u[1]) * w + abs(u[0]) * h), 0.15 * scale, 1.0)
-        d = float(np.hypot(along / scale, across / (1.5 * across_scale)))
+        across_scale = max(0.5 * (abs(u[1]) * w + abs(u[0]) * h), s.across_min_frac * scale, 1.0)
+        d = float(np.hypot(along / scale, across / (s.across_stretch * across_scale)))
         return d if d <= s.gate else None
-
-    @staticmethod
-    def _opposed(tracks: list) -> bool:
-        vs = [tr.velocity for tr in tracks if tr.velocity is not None
-              and float(np.linalg.norm(tr.velocity)) > 1e-6]
-        return any(float(np.dot(a, b)) < 0 for i, a in enumerate(vs) for b in vs[i + 1:])
 
     def _associate(self, boxes: list, t: float, exclude=frozenset()):
         s = self.settings
@@ -389,20 +444,21 @@ class Tracker:
             return [], list(range(n_d))
         big = 1e6
         cost = np.full((n_t, n_d), big)
-        centers = np.array([((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes])
+        centers = np.array([box_center(b) for b in boxes])
         for i, tr in enumerate(self._active):
-            a_t = _area(tr.last.box)
-            heading = tr.heading() if len(tr.observations) >= 2 else None
+            a_t = area(tr.last.box)
+            heading = tr.heading(s) if len(tr.observations) >= 2 else None
             for j, b in enumerate(boxes):
                 if j in exclude:
                     continue
-                ratio = _area(b) / a_t
+                ratio = area(b) / a_t
                 if ratio > s.max_area_ratio or ratio < 1.0 / s.max_area_ratio:
                     continue
                 d = self._distance(tr, centers[j], b, t, heading)
                 if d is not None:
                     # Prefer confirmed tracks, then size agreement, on near-ties.
-                    cost[i, j] = d + 0.1 * abs(np.log(ratio)) + (0.0 if tr.confirmed else 0.05)
+                    cost[i, j] = d + s.size_cost_weight * abs(np.log(ratio)) + \
+                        (0.0 if tr.confirmed else s.tentative_cost)
         rows, cols = linear_sum_assignment(cost)
         matches = [(r, c) for r, c in zip(rows, cols) if cost[r, c] < big]
         matched_d = {c for _, c in matches}

@@ -210,7 +210,9 @@ def test_to_dict_is_json_and_has_report_keys():
               clip_span_s=SEED_SPAN)
     d = json.loads(json.dumps(r.to_dict()))
     assert set(d) == {"text", "parsed", "basis", "observed", "verdict", "tolerance", "reason",
-                      "by_basis"}
+                      "by_basis", "parts"}
+    assert d["parts"]["class"]["status"] == "not_claimed"
+    assert d["parts"]["count"] == {"verdict": d["verdict"], "observed": 3, "basis": "real"}
     assert d["parsed"]["count"] == 9 and d["by_basis"]["real"]["observed"] == 3
     assert d["by_basis"]["clip"]["verdict"] == "consistent"
     r2 = judge(parse("nine vehicles in 10 seconds"), make_events(SEED_TIMES), TimeMap.unknown(),
@@ -366,21 +368,88 @@ def test_class_filter_counts_only_the_claimed_class():
     assert (total.observed, total.verdict) == (4, "consistent")     # count_total is all classes
 
 
-def test_class_blind_detector_counts_everything_and_says_so():
-    motion = make_events([1.0, 2.0, 3.0, 4.0, 5.0], ["vehicle"] * 5)
-    r = judge(parse("at least 5 trucks in 10 seconds"), motion, TimeMap.unknown(),
-              clip_span_s=(0.0, 10.0), class_aware=False)
-    assert (r.observed, r.verdict) == (5, "consistent")
+COCO = ("car", "motorcycle", "bus", "truck")
+BLIND = ("vehicle",)
+MOTION5 = make_events([1.0, 2.0, 3.0, 4.0, 5.0], ["vehicle"] * 5)
+CARS5 = make_events([1.0, 2.0, 3.0, 4.0, 5.0], ["car"] * 5)
+
+
+def test_a_class_blind_detector_never_confirms_a_class():
+    # Five vehicles, class unknown: "at least 5 trucks" holds if all are trucks and
+    # fails if none is, so it is undetermined, with both parts said.
+    r = judge(parse("at least 5 trucks in 10 seconds"), MOTION5, TimeMap.unknown(),
+              clip_span_s=(0.0, 10.0), detector_classes=BLIND)
+    assert r.verdict == "undetermined"
+    assert r.parts["count"]["verdict"] == "consistent" and r.parts["count"]["observed"] == 5
+    assert r.parts["class"]["status"] == "unverified"
     assert "does not tell trucks from other vehicles" in r.reason
-    aware = judge(parse("at least 5 trucks in 10 seconds"), motion, TimeMap.unknown(),
-                  clip_span_s=(0.0, 10.0))
-    assert aware.observed == 0
+    assert "If all 5 vehicles that could be trucks were" in r.reason
 
 
-def test_military_claims_count_all_vehicles():
-    r = judge(parse("at least 7 tanks"), MIXED, TimeMap.unknown(), clip_span_s=(0.0, 10.0))
-    assert (r.observed, r.verdict) == (7, "consistent")
-    assert "military" in r.reason and "all vehicles were counted" in r.reason
+def test_a_bound_that_holds_for_every_split_stands():
+    # At most 9 tanks among 5 vehicles of unknown class: true however many are tanks.
+    r = judge(parse("at most 9 tanks"), MOTION5, TimeMap.unknown(), clip_span_s=(0.0, 10.0),
+              detector_classes=BLIND)
+    assert r.verdict == "consistent" and r.parts["class"]["status"] == "unverified"
+    # At least 50: not even all five vehicles would do.
+    r = judge(parse("at least 50 tanks"), MOTION5, TimeMap.unknown(), clip_span_s=(0.0, 10.0),
+              detector_classes=BLIND)
+    assert r.verdict == "unsupported"
+
+
+def test_cars_contradict_tanks():
+    r = judge(parse("a convoy of 5 tanks"), CARS5, TimeMap.given(2.0), clip_span_s=(0.0, 10.0),
+              count_total=5, detector_classes=COCO)
+    assert r.verdict == "inconsistent" and r.parts["class"]["status"] == "contradicted"
+    assert all(v.verdict == "inconsistent" for v in r.by_basis.values())
+    assert "all cars" in r.reason
+    # ...but cars do not contradict "military vehicles": a military jeep is seen as a car.
+    m = judge(parse("a convoy of 5 military vehicles"), CARS5, TimeMap.unknown(),
+              clip_span_s=(0.0, 10.0), detector_classes=COCO)
+    assert m.verdict == "undetermined" and m.parts["class"]["status"] == "unverified"
+
+
+def test_military_claims_are_never_consistent_on_civilian_looking_counts():
+    # 2 trucks, 4 cars, 1 bus: three could be tanks, so "at least 3" is undetermined
+    # and "at least 7" unsupported even if all three were.
+    r = judge(parse("at least 3 tanks"), MIXED, TimeMap.unknown(), clip_span_s=(0.0, 10.0),
+              detector_classes=COCO)
+    assert r.verdict == "undetermined"
+    assert judge(parse("at least 7 tanks"), MIXED, TimeMap.unknown(), clip_span_s=(0.0, 10.0),
+                 detector_classes=COCO).verdict == "unsupported"
+    assert "no detector here tells military from civilian vehicles" in r.reason
+    assert r.parts["class"]["candidate_classes"] == ["truck", "bus"]
+
+
+# Every class word the parser knows, with a class-blind detector and a COCO one:
+# the class part's status, and the overall verdict on twelve vehicles (three of each
+# COCO label) for "at least 3 <word>": consistent only where the class was counted.
+CLASS_WORDS = [
+    # word, class-blind status, COCO status
+    ("cars", "unverified", "checked"), ("sedans", "unverified", "checked"),
+    ("SUVs", "unverified", "checked"), ("jeeps", "unverified", "checked"),
+    ("trucks", "unverified", "checked"), ("lorries", "unverified", "checked"),
+    ("trailers", "unverified", "checked"), ("pickups", "unverified", "checked"),
+    ("buses", "unverified", "checked"), ("coaches", "unverified", "checked"),
+    ("motorcycles", "unverified", "checked"), ("scooters", "unverified", "checked"),
+    ("vans", "unverified", "unverified"), ("tanks", "unverified", "unverified"),
+    ("APCs", "unverified", "unverified"), ("armoured vehicles", "unverified", "unverified"),
+    ("military vehicles", "unverified", "unverified"), ("humvees", "unverified", "unverified"),
+    ("vehicles", "not_claimed", "not_claimed"),
+]
+TWELVE = [float(t) for t in range(1, 13)]
+
+
+@pytest.mark.parametrize("word,blind,coco", CLASS_WORDS)
+def test_every_class_word(word, blind, coco):
+    labelled = make_events(TWELVE, ["truck", "car", "bus", "motorcycle"] * 3)
+    unlabelled = make_events(TWELVE, ["vehicle"] * 12)
+    for events, classes, status in ((unlabelled, BLIND, blind), (labelled, COCO, coco)):
+        r = judge(parse(f"at least 3 {word}"), events, TimeMap.unknown(),
+                  clip_span_s=(0.0, 13.0), detector_classes=classes)
+        assert r.parts["class"]["status"] == status, (word, classes)
+        expected = "undetermined" if status == "unverified" else "consistent"
+        assert r.verdict == expected, (word, classes, r.reason)
 
 
 def test_stable_tracks_raise_a_total_and_the_reason_says_so():

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from convoycount.errors import ConvoyCountError, InputError
-from convoycount.evidence import EVIDENCE_FILES, write_evidence
+from convoycount.evidence import MANIFEST, EVIDENCE_FILES, write_evidence
 from convoycount.evidence.draw import LINE_BGR, line_pixels, track_colour
 from convoycount.evidence.html import VERDICT_COLOURS
 from convoycount.pipeline import analyze
@@ -79,7 +79,8 @@ def vfr(tmp_path_factory):
 def test_every_file_is_written_complete_and_nothing_else(news):
     out, report, written = news["out"], news["report"], news["written"]
     assert report.total > 0, "the sample must show vehicles, or the evidence shows nothing"
-    assert sorted(p.name for p in out.iterdir()) == sorted(EVIDENCE_FILES)   # no temp files
+    # no temp files; the manifest records what convoycount wrote
+    assert sorted(p.name for p in out.iterdir()) == sorted(EVIDENCE_FILES + (MANIFEST,))
     assert {k: v.name for k, v in written.items()} == {n: n for n in EVIDENCE_FILES}
     assert (out / "report.json").read_text(encoding="utf-8") == report.to_json()
     assert (out / "events.csv").read_text(encoding="utf-8") == report.to_csv()
@@ -307,11 +308,11 @@ def test_killed_run_leaves_no_report_json_and_no_partial_file(news, tmp_path):
     assert set(visible) <= {"events.csv", "tracks.txt"}
     for n in visible:
         assert (out / n).read_bytes() == (news["out"] / n).read_bytes()
-    assert all(TEMP_NAME.match(n) for n in left if n.startswith("."))
-    # the next run clears the leftovers and completes
+    assert all(TEMP_NAME.match(n) for n in left if n.startswith(".") and n != MANIFEST)
+    # the next run clears the leftovers (they are recorded as its own) and completes
     write_evidence(news["report"], out, annotate=False)
     names = sorted(p.name for p in out.iterdir())
-    assert not [n for n in names if n.startswith(".")]
+    assert [n for n in names if n.startswith(".")] == [MANIFEST]
     assert "report.json" in names and "annotated.mp4" not in names
 
 
@@ -332,7 +333,7 @@ def test_changed_input_is_refused_and_old_evidence_kept(news, tmp_path):
     report = dataclasses.replace(news["report"], input_sha256="0" * 64)
     with pytest.raises(InputError, match="changed since it was analysed"):
         write_evidence(report, out)
-    assert sorted(p.name for p in out.iterdir()) == sorted(EVIDENCE_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(EVIDENCE_FILES + (MANIFEST,))
 
 
 def test_evidence_never_overwrites_the_input(news, tmp_path):

@@ -3,6 +3,7 @@
 lengths, a burned-in real-time clock) and tests/clipfactory (exact pts, colour ramps)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -134,8 +135,7 @@ def test_kinematics_skips_stopped_spells_and_brief_tracks():
         assert r.lengths_per_s > 1.5 * overall
         assert r.lengths_per_s <= 1.05 * cruise[round(r.length_px)]
     # a track seen for three frames is skipped, with the reason in the evidence
-    brief = tracks[0]
-    brief.observations = brief.observations[10:13]
+    brief = dataclasses.replace(tracks[0], observations=tracks[0].observations[10:13])
     est = estimate_kinematics([brief], 640, 360)
     assert not est.ok and "usable" in est.reason
     assert est.evidence["skipped"][0]["reason"].startswith("3 observations")

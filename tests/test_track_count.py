@@ -2,12 +2,14 @@
 
 Each test reproduces a bug the peers' users keep reporting (see README,
 "What cannot happen here") and shows it cannot happen here."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-from convoycount.count import Line, LineCounter, auto_line
+from convoycount.count import CounterSettings, Line, LineCounter, auto_line
 from convoycount.detect.base import Detections
-from convoycount.track import Tracker, TrackerSettings
+from convoycount.track import Track, Tracker, TrackerSettings
 
 W, H = 640, 360
 
@@ -69,28 +71,39 @@ def test_missed_detections_keep_the_id_and_do_not_recount():
     assert len(count(tracks)) == 1
 
 
-def test_a_track_never_turns_round_onto_a_vehicle_coming_the_other_way():
-    # An id switch in reverse hides a crossing: a track counts once, so a vehicle
-    # it takes over is never counted. Car A drives right and leaves the picture at
-    # x = 620 just as car B enters there, in the next lane a few pixels up, driving
-    # left. Each step of B is only a few pixels "back" for A's track; only A's
-    # heading (its net motion so far) shows that following B would be a U-turn.
-    times = [i / 30 for i in range(150)]
+def a_leaves_where_b_enters() -> list:
+    """Car A drives right and leaves the picture at x = 620 just as car B enters
+    there, in the next lane a few pixels up, driving left."""
     frames = []
-    for t in times:
+    for t in [i / 30 for i in range(150)]:
         boxes = []
         if t <= 2.6:                                  # A: x = 100 + 200 t, gone at 620
             boxes.append(box_at(100 + 200 * t, 186))
         if t >= 2.65:                                 # B: from x = 618 leftwards
             boxes.append(box_at(618 - 150 * (t - 2.65), 178))
         frames.append((t, boxes))
-    tracks = run(frames)
+    return frames
+
+
+def test_a_track_never_turns_round_onto_a_vehicle_coming_the_other_way():
+    # An id switch in reverse hides a crossing: a track counts once, so a vehicle
+    # it takes over is never counted. Each step of B is only a few pixels "back" for
+    # A's track; only A's heading (its net motion so far) shows that following B
+    # would be a U-turn.
+    tracks = run(a_leaves_where_b_enters())
     ev = count(tracks)
     assert sorted(e.direction for e in ev) == ["left_to_right", "right_to_left"]
     # A's track may take B's first box or two (within box jitter of A's front),
     # never more: it ends by the time B is 0.1 s in.
     a_track = next(tr for tr in tracks if tr.observations[0].center[0] < 200)
     assert a_track.last.time_s <= 2.65 + 0.1
+
+
+def test_the_backstep_tolerance_is_the_setting_the_tracker_uses():
+    # With the "no jumping backwards" tolerance widened to nonsense, A's track does
+    # follow B round, and B's crossing is lost: the named setting decides it.
+    ev = count(run(a_leaves_where_b_enters(), TrackerSettings(backstep_diag=1000.0)))
+    assert [e.direction for e in ev] == ["left_to_right"]
 
 
 def test_a_vehicle_hidden_by_one_passing_in_front_keeps_its_track_and_counts():
@@ -253,6 +266,47 @@ def test_frames_out_of_time_order_are_rejected():
     tr.update(Detections.empty(1.0, 0))
     with pytest.raises(ValueError):
         tr.update(Detections.empty(0.5, 1))
+
+
+def test_tracks_are_values_that_the_tracker_does_not_change_later():
+    times = [i / 30 for i in range(60)]
+    boxes = moving(100, 180, 200, times)
+    tr = Tracker()
+    seen = {}
+    for i, (t, b) in enumerate(zip(times, boxes)):
+        seen = tr.update(Detections(np.array([b]), [0.9], ["car"], t, i))
+        if i == 29:
+            early = tr.tracks()
+    assert len(early) == 1 and len(early[0].observations) == 30    # unchanged by 30 more frames
+    final, = tr.tracks()
+    assert final.track_id == early[0].track_id and len(final.observations) == 60
+    assert seen == {final.track_id: final.last}      # update: the confirmed tracks seen now
+    # The tracker's working state (velocity, misses, legs) is not part of a Track.
+    assert [f.name for f in dataclasses.fields(Track)] == ["track_id", "observations"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        final.track_id = 7
+
+
+@pytest.mark.parametrize("settings,field,bad", [
+    (TrackerSettings, "min_hits", 0),
+    (TrackerSettings, "stop_min_sightings", 2.5),
+    (TrackerSettings, "tentative_max_misses", -1),
+    (TrackerSettings, "lost_track_s", 0.0),
+    (TrackerSettings, "gate", float("nan")),
+    (TrackerSettings, "heading_window_s", None),
+    (TrackerSettings, "max_area_ratio", 0.5),
+    (TrackerSettings, "covered_frac", 1.5),
+    (TrackerSettings, "velocity_smoothing", 0.0),
+    (TrackerSettings, "backstep_diag", -0.1),
+    (TrackerSettings, "size_cost_weight", True),
+    (CounterSettings, "margin_frac", -0.05),
+    (CounterSettings, "segment_tol_px", "2"),
+    (CounterSettings, "auto_line_edge_frac", 0.5),
+])
+def test_settings_out_of_range_are_refused_saying_what_was_expected(settings, field, bad):
+    with pytest.raises(ValueError, match=rf"{field} must be .*, got {bad!r}"):
+        settings(**{field: bad})
+    settings()                          # the defaults are valid
 
 
 def test_auto_line_goes_across_the_dominant_flow():

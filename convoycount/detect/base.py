@@ -1,13 +1,13 @@
 """The one currency between stages: `Detections`, and the `Detector` protocol.
 
-A detector turns a `Frame` into `Detections`; the tracker returns the same
-container with `tracker_id` filled in; the counter reads it. Parallel numpy
-arrays, shape-checked on construction, boolean-mask indexable.
+A detector turns a `Frame` into `Detections`, which the tracker links into
+tracks (track.py). Parallel numpy arrays, shape-checked on construction,
+boolean-mask indexable.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Protocol, runtime_checkable
+from typing import Iterable, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,7 +24,6 @@ class Detections:
     class_name: np.ndarray              # (N,) str (object array)
     time_s: float                       # the frame's presentation time
     frame_index: int
-    tracker_id: Optional[np.ndarray] = None   # (N,) int64, set by the tracker
 
     def __post_init__(self):
         self.xyxy = np.asarray(self.xyxy, dtype=np.float64).reshape(-1, 4)
@@ -35,10 +34,6 @@ class Detections:
             raise ValueError(
                 f"Detections arrays disagree: xyxy has {n} rows, confidence "
                 f"{self.confidence.shape}, class_name {self.class_name.shape}")
-        if self.tracker_id is not None:
-            self.tracker_id = np.asarray(self.tracker_id, dtype=np.int64).reshape(-1)
-            if self.tracker_id.shape != (n,):
-                raise ValueError(f"tracker_id has shape {self.tracker_id.shape}, expected ({n},)")
 
     @classmethod
     def empty(cls, time_s: float, frame_index: int) -> "Detections":
@@ -49,9 +44,8 @@ class Detections:
 
     def __getitem__(self, mask) -> "Detections":
         """Boolean mask or index array selects rows; time and frame stay."""
-        return Detections(
-            self.xyxy[mask], self.confidence[mask], self.class_name[mask], self.time_s,
-            self.frame_index, None if self.tracker_id is None else self.tracker_id[mask])
+        return Detections(self.xyxy[mask], self.confidence[mask], self.class_name[mask],
+                          self.time_s, self.frame_index)
 
     @property
     def center(self) -> np.ndarray:
@@ -82,9 +76,17 @@ class DetectorInfo:
 
 @runtime_checkable
 class Detector(Protocol):
-    """One per clip. `detect` is called on every frame in time order."""
+    """One per clip: `prepare` once with frames sampled over the clip, then `detect`
+    on every frame in time order; `reset` forgets everything learned from a clip."""
     info: DetectorInfo
+
+    def prepare(self, frames: Iterable[Frame]) -> None:
+        """Learn what the clip as a whole shows (a background) before the first
+        `detect`; a detector that judges each frame on its own does nothing."""
+        ...
 
     def detect(self, frame: Frame) -> Detections: ...
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Forget the clip: the next `prepare`/`detect` starts as on a new one."""
+        ...

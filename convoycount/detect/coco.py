@@ -8,7 +8,7 @@ the raw heads of NanoDet; decoding happens here in numpy:
   of 32 -> (x - mean) / std per BGR channel -> network -> per stride 8/16/32: class
   scores (sigmoid already applied) and 4 x 11-bin box side distributions -> softmax,
   expectation x stride = distances left/top/right/bottom from the cell centre -> keep
-  vehicle classes above `conf_threshold` -> NMS -> boxes back in frame pixels.
+  vehicle classes above `conf_threshold` -> NMS (geometry.nms) -> boxes back in frame pixels.
 
 onnxruntime is imported in `CocoDetector.__init__`, never at module import.
 """
@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
 from ..errors import ConvoyCountError, ModelUnavailableError
+from ..geometry import nms
 from ..hashing import sha256_file
 from ..video import Frame
 from .base import Detections, DetectorInfo
@@ -152,36 +153,64 @@ def decode(cls_heads: Sequence[np.ndarray], box_heads: Sequence[np.ndarray],
     return boxes.astype(np.float64), scores.astype(np.float64), labels.astype(np.int64)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
-        labels: Optional[np.ndarray] = None, containment: Optional[float] = None) -> np.ndarray:
-    """Greedy NMS; indices kept, best score first. With `labels`, boxes only suppress
-    boxes of the same label (class-wise NMS). With `containment`, a box is also dropped
-    when its overlap with a better box covers more than that fraction of the smaller of
-    the two: a second box on part of the same vehicle (bonnet, cab, one half of a long
-    bus) has a low IoU with the whole-vehicle box but lies almost inside it."""
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    b = np.asarray(boxes, dtype=np.float64)
-    if labels is not None:
-        # Shift each class into its own region so boxes of different classes never overlap.
-        offset = (b.max() + 1.0) * np.asarray(labels, dtype=np.float64)
-        b = b + offset[:, None]
-    area = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        w = np.clip(np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0]), 0, None)
-        h = np.clip(np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1]), 0, None)
-        inter = w * h
-        iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-12)
-        keep_rest = iou <= iou_threshold
-        if containment is not None:
-            keep_rest &= inter <= containment * np.maximum(np.minimum(area[i], area[rest]), 1e-12)
-        order = rest[keep_rest]
-    return np.asarray(keep, dtype=np.int64)
+OUTPUT_NAMES = ("cls_s8", "cls_s16", "cls_s32", "box_s8", "box_s16", "box_s32")
+
+
+def _check_options(classes: tuple, conf_threshold: float, nms_iou: float,
+                   nms_containment: Optional[float], threads: Optional[int],
+                   input_size: int) -> None:
+    """ConvoyCountError for any CocoDetector option out of range."""
+    unknown = [c for c in classes if c not in COCO_IDS]
+    if unknown or not classes:
+        raise ConvoyCountError(
+            f"classes must be a non-empty subset of {tuple(COCO_IDS)}, got {classes}")
+    if not 0.0 < conf_threshold <= 1.0:
+        raise ConvoyCountError(f"conf_threshold must be in (0, 1], got {conf_threshold}")
+    if not 0.0 < nms_iou <= 1.0:
+        raise ConvoyCountError(f"nms_iou must be in (0, 1], got {nms_iou}")
+    if nms_containment is not None and not 0.0 < nms_containment <= 1.0:
+        raise ConvoyCountError(f"nms_containment must be in (0, 1] or None, got {nms_containment}")
+    if threads is not None and threads < 1:
+        raise ConvoyCountError(f"threads must be >= 1, got {threads}")
+    if input_size % 32 or input_size < 32:
+        raise ConvoyCountError(f"input_size must be a positive multiple of 32, got {input_size}")
+
+
+def _open_session(path: Path, threads: Optional[int], allow_spinning: bool):
+    """An onnxruntime CPU session on `path`; ModelUnavailableError if it cannot load."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.inter_op_num_threads = 1
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+    # Worker threads that spin while idle steal CPU from video decoding and the
+    # tracker running alongside; by default they block instead.
+    opts.add_session_config_entry("session.intra_op.allow_spinning",
+                                  "1" if allow_spinning else "0")
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...)
+        raise ModelUnavailableError(
+            f"COCO detector model {path} cannot be loaded by onnxruntime: "
+            f"{str(exc).splitlines()[0]}") from exc
+
+
+def _check_model(session, path: Path, input_size: int) -> bool:
+    """Is `session` the converted NanoDet (its six head outputs), taking `input_size`?
+    Returns whether its input size is fixed (a model converted with --fixed-size)."""
+    got = {o.name for o in session.get_outputs()}
+    if not set(OUTPUT_NAMES) <= got:
+        raise ModelUnavailableError(
+            f"{path} is not the converted NanoDet model: expected outputs "
+            f"{list(OUTPUT_NAMES)}, got {sorted(got)}")
+    in_shape = session.get_inputs()[0].shape
+    fixed = [d for d in in_shape[2:] if isinstance(d, int)]
+    if fixed and fixed != [input_size, input_size]:
+        raise ConvoyCountError(
+            f"{path} takes {in_shape[2]}x{in_shape[3]} inputs, input_size is {input_size}")
+    return bool(fixed)
 
 
 class CocoDetector:
@@ -213,53 +242,13 @@ class CocoDetector:
             raise ModelUnavailableError(
                 f"COCO detector model not found: expected an ONNX file at {path}")
         classes = tuple(classes) if classes is not None else DEFAULT_CLASSES
-        unknown = [c for c in classes if c not in COCO_IDS]
-        if unknown or not classes:
-            raise ConvoyCountError(
-                f"classes must be a non-empty subset of {tuple(COCO_IDS)}, got {classes}")
-        if not 0.0 < conf_threshold <= 1.0:
-            raise ConvoyCountError(f"conf_threshold must be in (0, 1], got {conf_threshold}")
-        if not 0.0 < nms_iou <= 1.0:
-            raise ConvoyCountError(f"nms_iou must be in (0, 1], got {nms_iou}")
-        if nms_containment is not None and not 0.0 < nms_containment <= 1.0:
-            raise ConvoyCountError(f"nms_containment must be in (0, 1] or None, got {nms_containment}")
-        if threads is not None and threads < 1:
-            raise ConvoyCountError(f"threads must be >= 1, got {threads}")
-        if input_size % 32 or input_size < 32:
-            raise ConvoyCountError(f"input_size must be a positive multiple of 32, got {input_size}")
-
-        import onnxruntime as ort
-        opts = ort.SessionOptions()
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.inter_op_num_threads = 1
-        if threads is not None:
-            opts.intra_op_num_threads = threads
-        # Worker threads that spin while idle steal CPU from video decoding and the
-        # tracker running alongside; by default they block instead.
-        opts.add_session_config_entry("session.intra_op.allow_spinning",
-                                      "1" if allow_spinning else "0")
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(path), opts,
-                                                 providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...)
-            raise ModelUnavailableError(
-                f"COCO detector model {path} cannot be loaded by onnxruntime: "
-                f"{str(exc).splitlines()[0]}") from exc
+        _check_options(classes, conf_threshold, nms_iou, nms_containment, threads, input_size)
+        self._session = _open_session(path, threads, allow_spinning)
         self._input_name = self._session.get_inputs()[0].name
-        self._output_names = ["cls_s8", "cls_s16", "cls_s32", "box_s8", "box_s16", "box_s32"]
-        got = {o.name for o in self._session.get_outputs()}
-        if not set(self._output_names) <= got:
-            raise ModelUnavailableError(
-                f"{path} is not the converted NanoDet model: expected outputs "
-                f"{self._output_names}, got {sorted(got)}")
-        in_shape = self._session.get_inputs()[0].shape
-        fixed = [d for d in in_shape[2:] if isinstance(d, int)]
-        if fixed and fixed != [input_size, input_size]:
-            raise ConvoyCountError(
-                f"{path} takes {in_shape[2]}x{in_shape[3]} inputs, input_size is {input_size}")
+        self._output_names = list(OUTPUT_NAMES)
+        fixed_size = _check_model(self._session, path, input_size)
         # A model converted with --fixed-size only takes square inputs.
-        self.square_input = square_input or bool(fixed)
+        self.square_input = square_input or fixed_size
 
         self.model_path = path
         self.conf_threshold = float(conf_threshold)
@@ -276,8 +265,12 @@ class CocoDetector:
         self.info = DetectorInfo(name="coco", model=str(path), model_sha256=sha256_file(path),
                                  classes=classes, license=MODEL_LICENSE)
 
+    def prepare(self, frames: Iterable[Frame]) -> None:
+        """Nothing to learn from the clip as a whole: every frame is detected on its own."""
+
     def reset(self) -> None:
-        """Nothing to forget: every frame is detected on its own."""
+        """Nothing to forget: every frame is detected on its own (the cached cell
+        centres depend only on the input size)."""
 
     def letterbox(self, frame_w: int, frame_h: int) -> Letterbox:
         return letterbox_geometry(frame_w, frame_h, self.input_size, self.square_input)

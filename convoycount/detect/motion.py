@@ -56,6 +56,10 @@ class MotionSettings:
 
 
 class MotionDetector:
+    """A Detector (base.py): `prepare` seeds the background, `detect` subtracts it
+    from each frame in time order, `reset` forgets background, camera reference and
+    clock."""
+
     def __init__(self, settings: MotionSettings = MotionSettings()):
         self.settings = settings
         self.info = DetectorInfo(name="motion", classes=("vehicle",))

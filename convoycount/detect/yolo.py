@@ -20,7 +20,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -160,7 +160,7 @@ class YoloDetector:
     (None: CUDA when present). `classes`: restrict to these of our class names.
     `class_agnostic` (default): NMS across classes, so a vehicle that fires as both
     "truck" and "bus" (a military truck, say) stays one box, which is what a counter
-    needs. `batch`: frames per predict call in `detect_batch`.
+    needs. `batch`: frames per predict call in `detect_batch` (no effect on `detect`).
     """
 
     def __init__(self, model: Optional[str] = None, *, conf: float = 0.25, iou: float = 0.5,
@@ -245,6 +245,9 @@ class YoloDetector:
                 f"omit --imgsz or export again with `convoycount export --imgsz {imgsz}`")
         return backend.names, imgsz or exported or DEFAULT_IMGSZ
 
+    def prepare(self, frames: Iterable[Frame]) -> None:
+        """Nothing to learn from the clip as a whole: every frame is detected on its own."""
+
     def reset(self) -> None:
         """Nothing to forget: every frame is detected on its own."""
 
@@ -253,7 +256,9 @@ class YoloDetector:
 
     def detect_batch(self, frames: Sequence[Frame]) -> list:
         """Detections for each frame, in order; `batch` frames per predict call (an export
-        with a fixed batch of 1 is fed one at a time by ultralytics itself)."""
+        with a fixed batch of 1 is fed one at a time by ultralytics itself). `detect` calls
+        this with one frame, and the pipeline calls `detect`: in an analysis `batch` has
+        no effect."""
         out = []
         s = self.settings
         for k in range(0, len(frames), s.batch):

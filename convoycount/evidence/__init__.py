@@ -16,9 +16,16 @@ files in the directory (report.json first) are removed before anything is
 written, so report.json exists only when the whole set is complete and from
 the same run; after an interruption the directory holds only files this run
 finished (and hidden temp files, removed by the next run).
+
+Only files convoycount wrote are ever replaced or removed: each is recorded in
+the folder's manifest (MANIFEST: name, size, modification time) as soon as it is
+in place. A file with one of these names that the manifest does not vouch for
+(the user's own report.html, or one of ours edited since) makes `--out` refuse
+the folder before any work is done.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -34,7 +41,52 @@ EVIDENCE_FILES = ("events.csv", "tracks.txt", "annotated.mp4", "contact_sheet.pn
 # Share of the progress bar per step: re-decoding and encoding is nearly all the work.
 _P_DECODE = (0.02, 0.90)
 
-__all__ = ["write_evidence", "check_out_dir", "EVIDENCE_FILES"]
+MANIFEST = ".convoycount-evidence.json"
+
+__all__ = ["write_evidence", "check_out_dir", "EVIDENCE_FILES", "MANIFEST"]
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _manifest(out: Path) -> dict:
+    """{file name: stamp} of the evidence files convoycount wrote into `out`."""
+    try:
+        files = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", {})
+        return files if isinstance(files, dict) else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _foreign(out: Path) -> list:
+    """Evidence file names in `out` that convoycount did not write (or that changed since)."""
+    ours = _manifest(out)
+    found = []
+    for name in EVIDENCE_FILES:
+        p = out / name
+        if not (p.exists() or p.is_symlink()):
+            continue
+        if p.is_symlink() or not p.is_file() or ours.get(name) != _stamp(p):
+            found.append(name)
+    return found
+
+
+class _Written(dict):
+    """{name: path} of the files this run wrote; each goes into the folder's manifest
+    as soon as it is in place, so a later run (even after this one is killed) knows
+    it may replace it."""
+
+    def __init__(self, out: Path):
+        super().__init__()
+        self.out = out
+
+    def __setitem__(self, name: str, path: Path) -> None:
+        super().__setitem__(name, path)
+        files = _manifest(self.out)
+        files[name] = _stamp(Path(path))
+        write_text(self.out / MANIFEST, json.dumps({"files": files}, indent=1) + "\n")
 
 
 def _write_bytes(path: Path, data: bytes) -> Path:
@@ -47,7 +99,7 @@ def _remove_stale_temps(out: Path) -> list:
     """Temp files an earlier, killed run left behind (atomic_path names them
     .<stem>.<8 random chars><suffix>); a clean exit never leaves any."""
     removed = []
-    for name in EVIDENCE_FILES:
+    for name in EVIDENCE_FILES + (MANIFEST,):
         stem, suffix = Path(name).stem, Path(name).suffix
         pat = re.compile(rf"^\.{re.escape(stem)}\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
         for p in out.iterdir():
@@ -80,6 +132,12 @@ def check_out_dir(out_dir) -> Path:
     parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConvoyCountError(f"--out {out}: {parent} is not writable")
+    foreign = _foreign(out) if out.is_dir() else []
+    if foreign:
+        raise ConvoyCountError(
+            f"--out {out} already holds {', '.join(foreign)}, which convoycount did not write "
+            "(or which changed since); it never replaces files it did not write: choose an "
+            "empty or new folder, or move those files")
     return out
 
 
@@ -101,12 +159,14 @@ def _check_input(report, out: Path) -> Path:
 
 
 def _clear_out_dir(out: Path) -> None:
-    """Create `out` and remove every earlier evidence file and stale temp file."""
+    """Create `out` and remove the earlier evidence files convoycount wrote there
+    (check_out_dir has refused any other) and stale temp files."""
     out.mkdir(parents=True, exist_ok=True)
     # report.json marks a complete set: an old one must not vouch for new files,
     # and an old file must not pass for one of this run (report.json goes first).
     for name in ("report.json",) + EVIDENCE_FILES:
         (out / name).unlink(missing_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
     _remove_stale_temps(out)
 
 
@@ -200,8 +260,8 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
     was analysed: its sha256 is checked). `command_line` is shown in the
     provenance. `progress(fraction)` is called as the work goes on; annotate=False
     skips annotated.mp4 (the slow part)."""
+    _check_input(report, Path(out_dir))
     out = check_out_dir(out_dir)
-    _check_input(report, out)
     _clear_out_dir(out)
     step = _Progress(progress)
     step(0.0)
@@ -210,7 +270,7 @@ def write_evidence(report, out_dir, *, command_line: Optional[str] = None,
     from .mot import mot_text
     from .sheet import plan_tiles
 
-    written: dict = {}
+    written = _Written(out)
     written["events.csv"] = write_text(out / "events.csv", report.to_csv())
     written["tracks.txt"] = write_text(out / "tracks.txt", mot_text(report.tracks))
     step(_P_DECODE[0])

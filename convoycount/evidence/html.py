@@ -99,7 +99,25 @@ def _verdict_block(d: dict) -> str:
             f'<div class=gloss>{_e(VERDICT_GLOSS.get(v, ""))} '
             f'(judged on {_e(claim["basis"])} time)</div></div>'
             f'<p class=claim>Claim: &ldquo;{_e(claim["text"])}&rdquo;</p>'
+            + _parts_line(claim) +
             f'<p class=reason>{_e(claim["reason"])}</p>')
+
+
+CLASS_WORDS = {"not_claimed": "no class claimed", "checked": "counted by class",
+               "unverified": "NOT VERIFIED: the detector cannot tell this class apart",
+               "contradicted": "CONTRADICTED: the vehicles seen are of another class"}
+
+
+def _parts_line(claim: dict) -> str:
+    """The number and the class, judged apart, shown before the reasoning."""
+    parts = claim.get("parts") or {}
+    if not parts:
+        return ""
+    count, cls = parts["count"], parts["class"]
+    return (f'<p class=parts id=parts><b>Number:</b> {_e(count["verdict"])} '
+            f'({_e(count["observed"])} observed) &nbsp; <b>Class:</b> '
+            f'{_e(CLASS_WORDS.get(cls["status"], cls["status"]))}'
+            + (f' &ndash; {_e(cls["reason"])}' if cls.get("reason") else "") + '</p>')
 
 
 def _count_section(d: dict) -> str:
