@@ -246,12 +246,29 @@ def _check_pixels(p: Path, vs, max_pixels: int) -> None:
     decoder, so that a size changed later in the stream is refused there too (the
     frames it would have given are reported as lost, not allocated)."""
     w, h = vs.codec_context.width, vs.codec_context.height
+    if not (w and h):
+        w, h = _size_without_limit(p)
     if w * h > max_pixels:
         raise InputError(f"{p}: declares {w}x{h} pixels per frame ({w * h / 1e6:.0f} MP), "
                          f"above the limit of {max_pixels / 1e6:.0f} MP; --max-pixels "
                          "raises it if the clip really is that large")
     vs.codec_context.options = {**(vs.codec_context.options or {}),
                                 "max_pixels": str(max_pixels)}
+
+
+def _size_without_limit(p: Path) -> Tuple[int, int]:
+    """The size the header declares, read again without the limit: when only the
+    header holds it (raw video, FFV1), FFmpeg's probing decoder leaves it out once it
+    refuses it under the limit. For those codecs nothing is decoded to read it."""
+    import av
+    try:
+        with av.open(str(p), mode="r", metadata_errors="ignore") as c:
+            vs = _pick_video_stream(c)
+            if vs is None or vs.codec_context is None:
+                return 0, 0
+            return vs.codec_context.width, vs.codec_context.height
+    except (av.error.FFmpegError, OSError):
+        return 0, 0
 
 
 def _size_hint(vs) -> str:
