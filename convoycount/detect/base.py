@@ -67,11 +67,12 @@ class DetectorInfo:
     classes: tuple = ()                        # our class names it can emit
     fallback_reason: Optional[str] = None      # set when --detector auto fell back
     license: Optional[str] = None
+    source: Optional[str] = None               # where the weights came from (e.g. a PyPI package)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "model": self.model, "model_sha256": self.model_sha256,
                 "classes": list(self.classes), "fallback_reason": self.fallback_reason,
-                "license": self.license}
+                "license": self.license, "source": self.source}
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 
 from ..errors import ConvoyCountError
-from .models import MODELS_DIR, PROJECT_MODEL, resolve_model
+from .models import MODELS_DIR, PROJECT_MODEL, resolve_model, user_cache_dir
 
 TRAIN_DIR = MODELS_DIR / "train"
 EXPORT_FORMATS = ("onnx", "openvino")
@@ -84,8 +84,10 @@ def export_model(model: Optional[str] = PROJECT_MODEL, *, fmt: str = "onnx", img
         raise ConvoyCountError(f"--model {model}: export needs a local .pt file")
     if src.suffix.lower() != ".pt":
         raise ConvoyCountError(f"--model must be a PyTorch .pt file to export, got {src}")
+    # Never write into an installed package: a user cache folder keyed by the weights' hash.
+    beside = src if resolved.packaged is None else user_cache_dir() / resolved.sha256[:16] / src.name
     if out is None:
-        out = src.with_suffix(".onnx") if fmt == "onnx" else src.parent / f"{src.stem}_openvino_model"
+        out = beside.with_suffix(".onnx") if fmt == "onnx" else beside.parent / f"{beside.stem}_openvino_model"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
 

