@@ -127,9 +127,12 @@ def _check_outputs(clip: Path, **outputs) -> None:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):     # a symlink loop: reading the input says so
+        return False
 
 
 def _register_commands() -> None:
@@ -193,7 +196,9 @@ def _internal_error(e: BaseException, debug: bool) -> None:
         sys.stderr.write(text)
     where = Path(tempfile.gettempdir()) / f"convoycount-traceback-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
     try:
-        where.write_text(f"convoycount {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8")
+        # argv may hold a file name that is not valid UTF-8
+        where.write_text(f"convoycount {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8",
+                         errors="backslashreplace")
         saved = f"traceback saved to {where}"
     except OSError:
         saved = "the traceback could not be saved"

@@ -15,6 +15,8 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
+from .limits import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS
+
 
 def _shared(
     start: Annotated[Optional[float], typer.Option("--start", help="Analyse from this clip time (s).")] = None,
@@ -46,18 +48,24 @@ def _shared(
     integrity: Annotated[bool, typer.Option(
         "--integrity/--no-integrity", help="Look for edits (loops, cuts, reversed spans, duplicated "
                                            "frames, gaps) while decoding (default: on).")] = True,
+    max_pixels: Annotated[int, typer.Option(
+        "--max-pixels", help="Refuse clips whose header declares more pixels per frame "
+                             "(checked before decoding; 8192x8192 by default).")] = DEFAULT_MAX_PIXELS,
+    max_duration: Annotated[float, typer.Option(
+        "--max-duration", help="Refuse clips whose timestamps span more seconds "
+                               "(6 h by default).")] = DEFAULT_MAX_DURATION_S,
 ):
     """The shared options; its signature is what typer reads."""
 
 
 def _to_options(start, end, detector, model, conf, imgsz, device, classes, trust_model, stride,
-                line, speedup, real_duration, claim, claim_basis, integrity=True):
+                line, speedup, real_duration, claim, claim_basis, integrity, max_pixels, max_duration):
     from .options import AnalysisOptions
     return AnalysisOptions.from_keywords(
         start_s=start, end_s=end, detector=detector, model=model, conf=conf, imgsz=imgsz,
         device=device, classes=classes, trust_model=trust_model, stride=stride, line=line,
         speedup=speedup, real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
-        integrity=integrity)
+        integrity=integrity, max_pixels=max_pixels, max_duration_s=max_duration)
 
 
 def _resolved(func) -> list:

@@ -38,7 +38,9 @@ def atomic_path(path, suffix: str | None = None) -> Iterator[Path]:
 
 def write_text(path, text: str) -> Path:
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        # A file name that is not UTF-8 reaches text as lone surrogates (e.g. in a
+        # command line shown in report.html): escaped, not a failed output.
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
     return Path(path)
 
 

@@ -19,6 +19,7 @@ from .count import CounterSettings, Line
 from .detect import DetectorOptions
 from .errors import ConvoyCountError
 from .track import TrackerSettings
+from .limits import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS
 from .video import check_stride
 
 CLAIM_BASES = ("clip", "real")
@@ -45,6 +46,10 @@ class AnalysisOptions:
     counter: CounterSettings = field(default_factory=CounterSettings)
     stable_min_frames: int = 5                       # frames a track needs to be a "stable" vehicle
     integrity: bool = True                           # look for edits (loops, cuts, ...) while decoding
+    # Resource limits (see limits.py for the defaults' reasons). Not in params(): they
+    # never change a result, only whether a clip is analysed at all.
+    max_pixels: int = DEFAULT_MAX_PIXELS             # refuse larger frames, from the header
+    max_duration_s: float = DEFAULT_MAX_DURATION_S   # refuse longer clips, from the timestamps
 
     def __post_init__(self):
         # Normalise what a user may type as text, so every caller gets the same value.
@@ -74,6 +79,7 @@ class AnalysisOptions:
                                    f"got {self.stable_min_frames!r}")
         if not isinstance(self.integrity, bool):
             raise ConvoyCountError(f"integrity must be True or False, got {self.integrity!r}")
+        _check_limits(self.max_pixels, self.max_duration_s)
         self.parsed_claim      # a claim that cannot be parsed fails here, with an example
 
     @cached_property
@@ -120,6 +126,15 @@ class AnalysisOptions:
                 "tracker": dataclasses.asdict(self.tracker),
                 "counter": dataclasses.asdict(self.counter),
                 "stable_min_frames": self.stable_min_frames, "integrity": self.integrity}
+
+
+def _check_limits(max_pixels, max_duration_s) -> None:
+    if not (isinstance(max_pixels, int) and not isinstance(max_pixels, bool) and max_pixels >= 1):
+        raise ConvoyCountError(f"--max-pixels must be a whole number of pixels >= 1, got {max_pixels!r}")
+    if not (isinstance(max_duration_s, (int, float)) and not isinstance(max_duration_s, bool)
+            and 0 < max_duration_s < math.inf):
+        raise ConvoyCountError(f"--max-duration must be a positive number of seconds, "
+                               f"got {max_duration_s!r}")
 
 
 def _parse_speedup(speedup) -> Union[None, float, str]:

@@ -38,6 +38,7 @@ class _Tracked:
     span_s: tuple            # (first frame's time, end of the last frame)
     info: ClipInfo           # marked truncated if decoding stopped early
     warnings: list
+    gaps: list               # video.DecodeGap: stretches lost to damaged data
 
 
 def analyze(path, options: Optional[AnalysisOptions] = None, *,
@@ -58,7 +59,7 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
     if keywords:
         options = options.replace(**keywords)
     p = Path(path)
-    info = probe(p)
+    info = probe(p, max_pixels=options.max_pixels, max_duration_s=options.max_duration_s)
     det = detect_mod.create(options.detector)
     signatures = _signature_log(options)
     seen = _detect_and_track(p, info, det, options, progress,
@@ -81,19 +82,26 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
                   time_map=tmap, events=events, stable_tracks=stable, span_s=seen.span_s,
                   frames_processed=seen.frames, elapsed_s=time.perf_counter() - t0,
                   claim=result, warnings=seen.warnings, tracks=seen.tracks,
-                  integrity=integrity, repeat_of=repeats)
+                  integrity=integrity, repeat_of=repeats, gaps=seen.gaps)
 
 
 def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
                       progress, on_frame=None) -> _Tracked:
     """Decode the requested range, detect on every stride-th frame, track.
-    `on_frame(frame)` sees every frame handed to the detector (integrity signatures)."""
+    `on_frame(frame)` sees every frame handed to the detector (integrity signatures).
+
+    Frames lost to damaged data are skipped by the reader and handed on as gaps; the
+    tracker sees the real timestamps on both sides of a gap, so it follows no vehicle
+    across one longer than `lost_track_s` and no crossing is made up inside it."""
+    if info.frames == 1:
+        raise InputError(f"{p}: only one frame: nothing can move across a line")
     start_s, end_s = options.start_s, options.end_s
     lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
     hi = info.start_time_s + info.duration_s if end_s is None else end_s
     det.prepare(prepare_frames(p, info, start_s, end_s))
     tracker = Tracker(options.tracker)
-    reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride)
+    reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride,
+                    max_pixels=options.max_pixels)
     n, first_t = 0, None
     for frame in reader:
         if on_frame is not None:
@@ -109,14 +117,17 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     # The last frame decoded in range, even if the stride skipped it.
     last_t = reader.last_time_s
     if reader.truncated:
-        msg = f"decoding stopped early at {last_t:.3f} s ({reader.error}); counted up to there"
+        why = f" ({reader.error})" if reader.error else ""
+        msg = f"decoding stopped early at {last_t:.3f} s{why}; counted up to there"
         warn.append(msg)
         warnings.warn(msg, ConvoyCountWarning, stacklevel=3)
         info = dataclasses.replace(info, truncated=True)
-    warn.extend(w for w in reader.warnings if w not in warn)
+    # The reader's own "stopped early" line says the same as ours, without the time.
+    warn.extend(w for w in reader.warnings
+                if w not in warn and not w.startswith("decoding stopped early"))
     # The footage ends one frame interval past its last frame.
     span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
-    return _Tracked(tracker.tracks(), n, span, info, warn)
+    return _Tracked(tracker.tracks(), n, span, info, warn, reader.gaps)
 
 
 def prepare_frames(p: Path, info: ClipInfo, start_s: Optional[float], end_s: Optional[float]):

@@ -5,12 +5,15 @@ input.path, input.sha256, probe, params, tool.version, detector.name,
 time_map.speedup/source/interval, count.total/by_direction/by_class/stable_tracks,
 events[] (track_id, clip_time_s, real_time_s, direction, class, confidence),
 claim.text/parsed/basis/observed/verdict/by_basis, count.distinct,
-integrity.checked/frames/findings/notes.
+integrity.checked/frames/findings/notes, claim.parts, decode_gaps.
 """
 # count.distinct: crossings of distinct vehicles (a crossing that replays footage counts
 # once); a replayed crossing's event also has repeat_of (the track id it repeats);
 # integrity.findings[]: {kind, start_s, end_s, detail, confidence[, source_start_s,
 # source_end_s]} (see integrity/findings.py).
+# claim.parts: the number and the class judged apart ({count: {verdict, observed, basis},
+# class: {status, reason, candidate_classes}}); decode_gaps[]: stretches lost to damaged
+# data ({start_s, end_s, packets_lost, reason}).
 from __future__ import annotations
 
 import csv
@@ -26,7 +29,7 @@ from .count import DIRECTIONS, CrossingEvent, Line
 from .detect.base import DetectorInfo
 from .io import write_text
 from .timing import TimeMap
-from .video import ClipInfo
+from .video import ClipInfo, printable_path
 
 CSV_COLUMNS = ("track_id", "clip_time_s", "real_time_s", "direction", "class", "confidence",
                "frame_index", "x", "y")
@@ -66,6 +69,7 @@ class Report:
     tool: dict = field(default_factory=tool_info)
     integrity: Any = None                 # integrity.IntegrityReport or None
     repeat_of: dict = field(default_factory=dict)   # {track id of a replayed crossing: original}
+    gaps: list = field(default_factory=list)   # [video.DecodeGap]: frames lost to damage
 
     @property
     def total(self) -> int:
@@ -91,7 +95,7 @@ class Report:
 
     def to_dict(self) -> dict:
         return {
-            "input": {"path": self.input_path, "sha256": self.input_sha256,
+            "input": {"path": printable_path(self.input_path), "sha256": self.input_sha256,
                       "bytes": self.input_bytes},
             "probe": self.probe.to_dict(),
             "params": self.params,
@@ -111,6 +115,8 @@ class Report:
                          if self.elapsed_s > 0 else None},
             "warnings": list(self.warnings),
             "integrity": None if self.integrity is None else self.integrity.to_dict(),
+            # stretches lost to damaged data: start_s, end_s, packets_lost, reason
+            "decode_gaps": [g.to_dict() for g in self.gaps],
         }
 
     def to_json(self) -> str:

@@ -6,10 +6,13 @@ phone footage is usually variable-frame-rate and many clips start at pts > 0.
 """
 from __future__ import annotations
 
+import errno
 import itertools
 import math
+import os
+import stat
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -17,6 +20,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from convoycount.errors import InputError
+from convoycount.limits import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_PIXELS, MIN_SIDE_PX
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,21 @@ class ClipInfo:
     packets: Optional[int] = None   # video packets demuxed (incl. undecodable / discarded ones)
     full_decode: bool = False       # True: `frames` and timestamps come from decoding every
                                     # frame; False: from packet timestamps (fast probe)
+    gaps: tuple = ()                # DecodeGaps found by a full decode (fast probe: none)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["path"] = printable_path(self.path)
         d["warnings"] = list(self.warnings)
+        d["gaps"] = [g.to_dict() for g in self.gaps]
         return d
+
+
+def printable_path(path) -> str:
+    """A file name as text that any UTF-8 writer accepts: bytes that are not UTF-8
+    (kept by Python as lone surrogates) become \\xNN escapes. Only for showing
+    and recording; open the file by the original path."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -119,16 +133,40 @@ def _mp4_missing_index(path: Path) -> bool:
 
 
 def _check_path(path) -> Path:
+    """A regular, non-empty file, or an InputError that says what it is instead. A
+    FIFO or a device is never opened: reading one could block forever."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: file not found")
-    if p.is_dir():
+    try:
+        st = p.stat()
+    except OSError as e:
+        raise InputError(f"{p}: {_stat_failure(p, e)}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{p}: is a directory, expected a video file")
-    if not p.is_file():
-        raise InputError(f"{p}: not a regular file")
-    if p.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device")
+        raise InputError(f"{p}: not a regular file ({kind}); give a video file")
+    if st.st_size == 0:
         raise InputError(f"{p}: file is empty (0 bytes)")
     return p
+
+
+def _stat_failure(p: Path, e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return "a symbolic link loop (the link leads back to itself)"
+    if e.errno == errno.ENOENT and p.is_symlink():
+        return "a broken symbolic link (its target does not exist)"
+    if e.errno == errno.ENOENT:
+        return "file not found"
+    if e.errno == errno.EACCES:
+        return "permission denied"
+    return f"cannot be read ({e.strerror})"
+
+
+# What some common non-video files start with, for a message that says what they are.
+_NOT_VIDEO_MAGIC = ((b"PK\x03\x04", "a zip archive"), (b"%PDF", "a PDF document"),
+                    (b"\x1f\x8b", "a gzip archive"), (b"Rar!", "a RAR archive"),
+                    (b"7z\xbc\xaf", "a 7-zip archive"))
 
 
 def _unreadable_reason(p: Path) -> str:
@@ -137,7 +175,12 @@ def _unreadable_reason(p: Path) -> str:
                 "or recording was probably interrupted")
     with open(p, "rb") as fh:
         head = fh.read(4096)
+    for magic, what in _NOT_VIDEO_MAGIC:
+        if head.startswith(magic):
+            return f"is {what}, not a video"
     if _looks_like_text(head):
+        if b"<html" in head[:1024].lower() or b"<!doctype html" in head[:1024].lower():
+            return "is an HTML page (a saved web page?), not a video: save the video itself"
         return "is a text file, not a video"
     return "not a recognised video container (unknown or corrupted data)"
 
@@ -151,14 +194,19 @@ def _pick_video_stream(container):
     return None
 
 
-def _open_input(path):
+def _open_input(path, max_pixels: Optional[int] = None):
     """Open `path` and return (path, container, video_stream); raise InputError with
-    one clean line for anything that is not a decodable video."""
+    one clean line for anything that is not a decodable video, or (with `max_pixels`)
+    whose header declares larger pictures than that, before any frame is decoded."""
     import av
 
     p = _check_path(path)
+    # Opening decodes a picture or two when the header leaves something out (H.264's
+    # reorder delay): with the limit, FFmpeg refuses that for an oversized stream
+    # instead of allocating it, and the size still comes from the parsed header.
+    limit = {"max_pixels": str(max_pixels)} if max_pixels is not None else {}
     try:
-        container = av.open(str(p), mode="r", metadata_errors="ignore")
+        container = av.open(str(p), mode="r", metadata_errors="ignore", options=limit)
     except (av.error.FFmpegError, OSError) as e:
         if isinstance(e, PermissionError):
             raise InputError(f"{p}: permission denied") from None
@@ -171,13 +219,65 @@ def _open_input(path):
             kinds = [s.type for s in container.streams]
             found = ", ".join(kinds) if kinds else "no streams at all"
             raise InputError(f"{p}: no video stream (found: {found})")
+        _refuse_still_image(p, container.format.name, vs)
         if vs.codec_context is None:
             raise InputError(f"{p}: the video codec is unknown or not supported by this "
                              f"FFmpeg build (no decoder available)")
+        if max_pixels is not None:
+            _check_pixels(p, vs, max_pixels)
     except BaseException:
         container.close()
         raise
     return p, container, vs
+
+
+def _refuse_still_image(p: Path, fmt: str, vs) -> None:
+    """FFmpeg reads a single picture (PNG, JPEG, ...) as a one-frame video: say what
+    it is instead of analysing it. Animated GIF and APNG have their own demuxers
+    (`gif`, `apng`) with real frame delays, and are analysed as clips."""
+    if fmt == "image2" or fmt.endswith("_pipe"):
+        kind = fmt[: -len("_pipe")] if fmt.endswith("_pipe") else (
+            vs.codec_context.name if vs.codec_context is not None else "image")
+        raise InputError(f"{p}: a still image ({kind}), not a video")
+
+
+def _check_pixels(p: Path, vs, max_pixels: int) -> None:
+    """The header's picture size against the limit, and the same limit handed to the
+    decoder, so that a size changed later in the stream is refused there too (the
+    frames it would have given are reported as lost, not allocated)."""
+    w, h = vs.codec_context.width, vs.codec_context.height
+    if not (w and h):
+        w, h = _size_without_limit(p)
+    if w * h > max_pixels:
+        raise InputError(f"{p}: declares {w}x{h} pixels per frame ({w * h / 1e6:.0f} MP), "
+                         f"above the limit of {max_pixels / 1e6:.0f} MP; --max-pixels "
+                         "raises it if the clip really is that large")
+    vs.codec_context.options = {**(vs.codec_context.options or {}),
+                                "max_pixels": str(max_pixels)}
+
+
+def _size_without_limit(p: Path) -> Tuple[int, int]:
+    """The size the header declares, read again without the limit: when only the
+    header holds it (raw video, FFV1), FFmpeg's probing decoder leaves it out once it
+    refuses it under the limit. For those codecs nothing is decoded to read it."""
+    import av
+    try:
+        with av.open(str(p), mode="r", metadata_errors="ignore") as c:
+            vs = _pick_video_stream(c)
+            if vs is None or vs.codec_context is None:
+                return 0, 0
+            return vs.codec_context.width, vs.codec_context.height
+    except (av.error.FFmpegError, OSError):
+        return 0, 0
+
+
+def _size_hint(vs) -> str:
+    """Why a stream may give no picture at all: its header has no usable size
+    (FFmpeg zeroes sizes above its own limit of about 268 megapixels)."""
+    if vs.codec_context is not None and not (vs.codec_context.width and vs.codec_context.height):
+        return ("; its header declares no usable picture size: none, or one beyond "
+                "FFmpeg's own limit of about 268 megapixels")
+    return ""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -266,10 +366,44 @@ def _nominal_fps(stream) -> Optional[float]:
 # --------------------------------------------------------------------------- decoding
 
 
+@dataclass(frozen=True)
+class DecodeGap:
+    """A stretch of a clip lost to damaged data: decoding dropped the pictures from
+    the damage up to the next keyframe (they are predicted from damaged ones) and
+    went on from there."""
+    start_s: float          # clip time of the first frame lost
+    end_s: float            # clip time of the first frame decoded after the gap
+    packets_lost: int       # packets (one frame each) that gave no usable picture
+    reason: str             # what went wrong first, in the decoder's words
+
+    def describe(self) -> str:
+        return (f"damaged data: {self.packets_lost} frame(s) lost from {self.start_s:.3f} "
+                f"to {self.end_s:.3f} s ({self.reason}); decoding resumed at the next keyframe")
+
+    def to_dict(self) -> dict:
+        return {"start_s": round(self.start_s, 6), "end_s": round(self.end_s, 6),
+                "packets_lost": self.packets_lost, "reason": self.reason}
+
+
+@dataclass
+class _Damage:
+    """An open gap: what has been lost since the damage was found, and the pts of
+    the keyframe decoding will resume at (None until one is fed)."""
+    reason: str
+    after_pts: Optional[int]        # the last good frame's pts (None: no frame yet)
+    lost: set                       # pts of the packets whose pictures are dropped
+    resume_pts: Optional[int] = None
+
+
 class _DecodeLoop:
-    """Demux + decode one video stream, turning demux/decode errors into a clean end
-    (`truncated`, `error`) instead of an exception: a clip cut short still yields
-    every frame up to the break."""
+    """Demux + decode one video stream without ever raising on bad data.
+
+    A demux error ends the read cleanly (`truncated`, `error`): a clip cut short
+    yields every frame up to the break. Damage in the middle (a packet the decoder
+    rejects, a picture it had to conceal, a packet flagged corrupt) does not end it:
+    the pictures from there to the next keyframe are dropped, since they are
+    predicted from damaged ones, and decoding goes on; each such stretch is a
+    `DecodeGap`. Damage that no keyframe follows is a truncation."""
 
     def __init__(self, container, stream):
         self.container = container
@@ -280,6 +414,12 @@ class _DecodeLoop:
         self.corrupt_packets = 0
         self.corrupt_frames = 0
         self.exhausted = False          # demux reached the end (cleanly or not)
+        self.gaps: List[DecodeGap] = []
+        self.lost_at_end = 0            # packets dropped by damage no keyframe followed
+        self._damage: Optional[_Damage] = None
+        self._pending: List[int] = []   # pts fed to the decoder, not out as a frame yet
+        self._last_pts: Optional[int] = None
+        self._tb = Fraction(stream.time_base)
 
     def _drain(self):
         # frames still buffered in the decoder (B-frame reorder, frame threads) were
@@ -297,29 +437,84 @@ class _DecodeLoop:
                 packet = next(demux)
             except StopIteration:
                 self.exhausted = True
-                return
+                break
             except av.error.FFmpegError as e:
                 self.truncated = True
                 self.exhausted = True
                 self.error = f"reading packets failed after {self.packets} packets: {e.strerror}"
-                yield from self._drain()
-                return
-            if packet.size:
-                self.packets += 1
-                if packet.is_corrupt:
-                    self.corrupt_packets += 1
-                    self.truncated = True
-            try:
-                out = packet.decode()
-            except av.error.FFmpegError as e:
-                self.truncated = True
-                self.error = f"decoding failed at packet {self.packets}: {e.strerror}"
-                yield from self._drain()
-                return
-            for f in out:
-                if f.is_corrupt:
-                    self.corrupt_frames += 1
-                yield f
+                yield from self._good(self._drain())
+                break
+            yield from self._good(self._feed(packet))
+        self._end()
+
+    def _feed(self, packet) -> list:
+        """Decode one packet; a rejected packet opens (or extends) a gap."""
+        import av
+        if packet.size:
+            self.packets += 1
+            pts = packet.pts
+            if pts is not None:
+                self._pending.append(pts)
+            d = self._damage
+            if d is not None:
+                if pts is not None:
+                    d.lost.add(pts)
+                if packet.is_keyframe and d.resume_pts is None:
+                    d.resume_pts = pts
+            if packet.is_corrupt:
+                self.corrupt_packets += 1
+                self._damaged(f"packet {self.packets} is incomplete or damaged")
+        try:
+            return packet.decode()
+        except av.error.FFmpegError as e:
+            self._damaged(f"decoding failed at packet {self.packets}: {e.strerror}")
+            return []
+
+    def _damaged(self, reason: str) -> None:
+        d = self._damage
+        if d is not None:
+            d.resume_pts = None         # damaged again: wait for a later keyframe
+            return
+        last = self._last_pts
+        # the pictures in flight were decoded around the damage: not trusted either
+        self._damage = _Damage(reason, last, {q for q in self._pending
+                                              if last is None or q > last})
+
+    def _good(self, decoded):
+        """The decoded frames that are not damaged nor predicted from damage."""
+        for f in decoded:
+            if f.is_corrupt:
+                self.corrupt_frames += 1
+                t = "" if f.pts is None else f" at {float(f.pts * self._tb):.3f} s"
+                self._damaged(f"picture{t} decoded with errors")
+            d = self._damage
+            if d is not None:
+                if d.resume_pts is None or f.pts is None or f.pts < d.resume_pts:
+                    continue
+                self._close_gap(d, f.pts)
+            if f.pts is not None:
+                self._last_pts = f.pts
+                self._pending = [q for q in self._pending if q > f.pts]
+            yield f
+
+    def _close_gap(self, d: _Damage, resume_pts: int) -> None:
+        self._damage = None
+        lost = sorted(q for q in d.lost
+                      if (d.after_pts is None or q > d.after_pts) and q < resume_pts)
+        if lost:
+            self.gaps.append(DecodeGap(start_s=float(lost[0] * self._tb),
+                                       end_s=float(resume_pts * self._tb),
+                                       packets_lost=len(lost), reason=d.reason))
+
+    def _end(self) -> None:
+        """Damage still open at the end: nothing decodable followed it, so the clip
+        is cut short there (as a truncated download is), not holed."""
+        d = self._damage
+        if d is None:
+            return
+        self.truncated = True
+        self.error = self.error or d.reason
+        self.lost_at_end = sum(1 for q in d.lost if d.after_pts is None or q > d.after_pts)
 
 
 def check_stride(stride) -> None:
@@ -335,7 +530,8 @@ class FrameReader:
     Opening happens at construction, so a bad input raises InputError right away."""
 
     def __init__(self, path, *, start_s: Optional[float] = None,
-                 end_s: Optional[float] = None, stride: int = 1, thread_type: str = "AUTO"):
+                 end_s: Optional[float] = None, stride: int = 1, thread_type: str = "AUTO",
+                 max_pixels: Optional[int] = None):
         if start_s is not None and end_s is not None and end_s < start_s:
             raise InputError(f"{path}: end_s={end_s} is before start_s={start_s}")
         check_stride(stride)
@@ -349,8 +545,9 @@ class FrameReader:
         self._thread_type = thread_type
         self._loop: Optional[_DecodeLoop] = None
         self._short_of_index = False
-        self.path, self._container, self._stream = _open_input(path)
+        self.path, self._container, self._stream = _open_input(path, max_pixels)
         self._stream.thread_type = thread_type     # frame threads: ~2x on 2 cores
+        self._index_n = _index_len(self._stream)   # before demuxing (see _read_header)
         self.time_base = _fraction_str(self._stream.time_base)
         self._gen: Optional[Iterator[Frame]] = None
 
@@ -361,6 +558,16 @@ class FrameReader:
     @property
     def error(self) -> Optional[str]:
         return self._loop.error if self._loop is not None else None
+
+    @property
+    def gaps(self) -> List["DecodeGap"]:
+        """Stretches lost to damaged data, as far as decoding got, that overlap the
+        requested range."""
+        if self._loop is None:
+            return []
+        lo, hi = self.start_s, self.end_s
+        return [g for g in self._loop.gaps
+                if (lo is None or g.end_s > lo) and (hi is None or g.start_s <= hi)]
 
     # iterator protocol -------------------------------------------------------------
     def __iter__(self) -> "FrameReader":
@@ -435,7 +642,8 @@ class FrameReader:
         self._loop = _DecodeLoop(self._container, self._stream)
         tb = Fraction(self._stream.time_base)
         num, den = tb.numerator, tb.denominator
-        skipped = 0
+        skipped = backwards = 0
+        prev: Optional[float] = None
         for avf in self._loop:
             pts = avf.pts
             if pts is None:
@@ -443,11 +651,21 @@ class FrameReader:
                 if t is None:
                     skipped += 1
                     continue
-                yield avf, float(t)
+                t = float(t)
             else:
-                yield avf, (pts * num) / den     # exact rational, one rounding
+                t = (pts * num) / den            # exact rational, one rounding
+            if prev is not None and t <= prev:
+                # time must move forward (the tracker works in seconds); a container
+                # without real pts (AVI with B-frames) can hand them out of order
+                backwards += 1
+                continue
+            prev = t
+            yield avf, t
         if skipped:
             self._warn(f"{skipped} decoded frame(s) without a timestamp were skipped")
+        if backwards:
+            self._warn(f"{backwards} decoded frame(s) were skipped: their timestamp is not "
+                       "after the previous frame's (unreliable container timestamps)")
 
     def _run(self) -> Iterator[Frame]:
         from av.video.reformatter import VideoReformatter
@@ -488,33 +706,38 @@ class FrameReader:
 
     def _finish(self) -> None:
         loop = self._loop
-        if loop.error:
+        if loop.truncated and loop.error:
             self._warn(f"decoding stopped early: {loop.error}")
-        if loop.corrupt_packets:
+        for gap in self.gaps:
+            self._warn(gap.describe())
+        if loop.corrupt_packets and loop.truncated:
             self._warn(f"{loop.corrupt_packets} packet(s) were incomplete (file cut short?)")
-        declared = self._stream.frames or 0
-        if self.start_s is None and loop.exhausted and 0 < loop.packets < declared:
+        if self.start_s is None and loop.exhausted and loop.packets:
             # read from the start to the end: the packet count is the whole file's
-            self._short_of_index = True
-            self._warn(f"only {loop.packets} of {declared} video packets declared by the "
-                       "container index are present (file cut short?)")
-        if loop.corrupt_frames:
-            self._warn(f"{loop.corrupt_frames} frame(s) decoded with errors (concealed)")
+            short, note = _count_check(loop.packets, self._stream.frames, self._index_n)
+            self._short_of_index = short
+            if note:
+                self._warn(note)
         if self.decoded == 0 and self.start_s is None and self.end_s is None:
             reason = loop.error or "no packet produced a picture"
-            raise InputError(f"{self.path}: zero decodable video frames ({reason})")
+            raise InputError(f"{self.path}: zero decodable video frames "
+                             f"({reason}{_size_hint(self._stream)})")
 
 
-def frames(path, *, start_s: Optional[float] = None,
-           end_s: Optional[float] = None, stride: int = 1) -> FrameReader:
+def frames(path, *, start_s: Optional[float] = None, end_s: Optional[float] = None,
+           stride: int = 1, max_pixels: Optional[int] = None) -> FrameReader:
     """Decoded frames of `path` with exact times (pts * time_base), upright, BGR.
 
     `start_s`: seek to the keyframe before it and drop frames with time < start_s.
     `end_s`: stop at the first frame with time > end_s. Both are on the clip's own
     clock (pts seconds, so a clip starting at pts 1.86 s has no frame at 0).
     `stride` N: yield every Nth frame in range (the first, then N later, ...), each
-    with its own timestamp and its decode position as `index`; never re-timed."""
-    return FrameReader(path, start_s=start_s, end_s=end_s, stride=stride)
+    with its own timestamp and its decode position as `index`; never re-timed.
+    `max_pixels`: refuse a header declaring larger pictures (`probe` is the gate that
+    `analyze` goes through first; this also hands the limit to the decoder).
+    Damaged data in the middle is skipped up to the next keyframe: `reader.gaps`."""
+    return FrameReader(path, start_s=start_s, end_s=end_s, stride=stride,
+                       max_pixels=max_pixels)
 
 
 # --------------------------------------------------------------------------- probe
@@ -542,6 +765,7 @@ class _Scan:
     truncated: bool
     corrupt_packets: int
     warnings: List[str]
+    gaps: list = field(default_factory=list)     # DecodeGaps (full decode only)
 
 
 @dataclass
@@ -553,6 +777,7 @@ class _Demuxed:
     demux_error: Optional[str]
     decode_error: Optional[str]
     corrupt_packets: int
+    last_corrupt: bool = False      # the last packet is incomplete: the file is cut there
 
 
 @dataclass(frozen=True)
@@ -569,16 +794,67 @@ def _read_header(container, vs) -> _Header:
     """The header's claims. Read before demuxing: formats without a stored index
     (MPEG-TS) build one while packets are read, which would make `index_n` count our
     own reads instead of what the file declares."""
-    try:
-        index_n = len(vs.index_entries) or None
-    except Exception:
-        index_n = None
     return _Header(container=container.format.name, codec=vs.codec_context.name,
                    has_audio=len(container.streams.audio) > 0, declared=vs.frames or None,
-                   index_n=index_n, fps_nominal=_nominal_fps(vs))
+                   index_n=_index_len(vs), fps_nominal=_nominal_fps(vs))
 
 
-def _scan_decoded(p: Path, container, vs) -> _Scan:
+def _index_len(vs) -> Optional[int]:
+    try:
+        return len(vs.index_entries) or None
+    except Exception:
+        return None
+
+
+def _count_check(packets: int, declared: Optional[int],
+                 index_n: Optional[int]) -> Tuple[bool, Optional[str]]:
+    """(cut short?, warning) from the packets read against what the header declares:
+    a download cut exactly at a packet boundary shows only here. A header count
+    above a complete index (every entry was read) is the header's error, not a cut:
+    AVI writers put a length in ticks there, and a crafted header says anything."""
+    declared, index_n = declared or 0, index_n or 0
+    if index_n and packets >= index_n and declared > index_n:
+        return False, (f"the header declares {declared} frames but the file holds {packets} "
+                       f"(as its index lists); the real frames are counted")
+    short_of = max(declared, index_n)
+    if short_of and packets < short_of:
+        return True, (f"only {packets} of {short_of} video packets declared by the "
+                      "container index are present (file cut short?)")
+    return False, None
+
+
+class _SpanGuard:
+    """Stops a scan as soon as the timestamps seen span more than the duration
+    limit: a long (or crafted) clip is refused before it is read whole."""
+
+    def __init__(self, p: Path, tb: Fraction, max_s: Optional[float]):
+        self.p, self.max_s = p, max_s
+        self.tick_s = float(tb)
+        self.max_ticks = None if max_s is None else max_s / self.tick_s
+        self.lo = self.hi = None
+
+    def see(self, pts: Optional[int]) -> None:
+        if pts is None or self.max_ticks is None:
+            return
+        self.lo = pts if self.lo is None else min(self.lo, pts)
+        self.hi = pts if self.hi is None else max(self.hi, pts)
+        if self.hi - self.lo > self.max_ticks:
+            raise _too_long(self.p, (self.hi - self.lo) * self.tick_s, self.max_s, "at least ")
+
+
+def _too_long(p: Path, duration_s: float, max_s: float, qualifier: str = "") -> InputError:
+    return InputError(f"{p}: lasts {qualifier}{_hms(duration_s)} by its timestamps, above the "
+                      f"limit of {_hms(max_s)}; --max-duration SECONDS raises it")
+
+
+def _hms(s: float) -> str:
+    if s < 60:
+        return f"{s:.1f} s"
+    h, rest = divmod(int(round(s)), 3600)
+    return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
+
+
+def _scan_decoded(p: Path, container, vs, guard: _SpanGuard) -> _Scan:
     """Full-decode probe: every frame is decoded, so the count and timestamps are
     exactly what `frames()` yields; packets that gave no picture are reported."""
     vs.thread_type = "AUTO"
@@ -592,39 +868,42 @@ def _scan_decoded(p: Path, container, vs) -> _Scan:
         if f.pts is None:
             no_pts += 1
         else:
+            guard.see(f.pts)
             pts_list.append(f.pts)
     warnings: List[str] = []
     if no_pts:
         warnings.append(f"{no_pts} decoded frame(s) have no timestamp and were not counted")
-    if loop.error:
+    if loop.truncated and loop.error:
         warnings.append(f"decoding stopped early: {loop.error}")
-    if loop.corrupt_frames:
-        warnings.append(f"{loop.corrupt_frames} frame(s) decoded with errors (concealed)")
+    warnings.extend(g.describe() for g in loop.gaps)
     n_packets = loop.packets
     if n_packets == 0:
         raise InputError(f"{p}: the video stream has no packets")
     if not pts_list:
         raise InputError(f"{p}: zero decodable video frames "
-                         f"({loop.error or 'no packet produced a picture'})")
-    if n_packets > len(pts_list) + no_pts:
-        warnings.append(f"{n_packets - len(pts_list) - no_pts} of {n_packets} packets "
-                        "produced no picture (before the first keyframe, "
-                        "discarded by the edit list, or cut off)")
+                         f"({loop.error or 'no packet produced a picture'}{_size_hint(vs)})")
+    unshown = (n_packets - len(pts_list) - no_pts - sum(g.packets_lost for g in loop.gaps)
+               - loop.lost_at_end)
+    if unshown > 0:
+        warnings.append(f"{unshown} of {n_packets} packets produced no picture (before the "
+                        "first keyframe, discarded by the edit list, or cut off)")
     return _Scan(pts=pts_list, first_frame=first_frame, packets=n_packets,
                  truncated=loop.truncated, corrupt_packets=loop.corrupt_packets,
-                 warnings=warnings)
+                 warnings=warnings, gaps=list(loop.gaps))
 
 
-def _demux_to_first_picture(container, vs) -> _Demuxed:
+def _demux_to_first_picture(container, vs, guard: _SpanGuard) -> _Demuxed:
     """Demux every packet, decoding only until the first picture comes out: that
     proves the codec works and gives rotation and size, at a fraction of a full
-    decode's cost. Errors end the read cleanly and are kept for the messages."""
+    decode's cost. A demux error ends the read cleanly; decode errors are kept for
+    the messages. Both never raise."""
     import av
 
     rows = []
     first_frame = None
     demux_error = decode_error = None
     corrupt_packets = 0
+    last_corrupt = False
     decoding = True
     try:
         for pkt in container.demux(vs):
@@ -632,6 +911,8 @@ def _demux_to_first_picture(container, vs) -> _Demuxed:
                 continue              # flush marker at the end
             if pkt.is_corrupt:
                 corrupt_packets += 1
+            guard.see(pkt.pts)
+            last_corrupt = pkt.is_corrupt
             rows.append((pkt.pts, pkt.is_keyframe, pkt.is_discard))
             if decoding:
                 try:
@@ -640,8 +921,8 @@ def _demux_to_first_picture(container, vs) -> _Demuxed:
                         decoding = False
                         break
                 except av.error.FFmpegError as e:
-                    decode_error = e.strerror
-                    decoding = False
+                    # damage at the start: a later keyframe may still decode
+                    decode_error = decode_error or e.strerror
     except av.error.FFmpegError as e:
         demux_error = e.strerror
     if first_frame is None and decoding:
@@ -653,7 +934,8 @@ def _demux_to_first_picture(container, vs) -> _Demuxed:
         except av.error.FFmpegError as e:
             decode_error = e.strerror
     return _Demuxed(rows=rows, first_frame=first_frame, demux_error=demux_error,
-                    decode_error=decode_error, corrupt_packets=corrupt_packets)
+                    decode_error=decode_error, corrupt_packets=corrupt_packets,
+                    last_corrupt=last_corrupt)
 
 
 def _no_picture_reason(d: _Demuxed) -> str:
@@ -702,37 +984,40 @@ def _showable_pts(rows, first_pts, tick_s: float, warnings: List[str]) -> List[i
     return pts_list
 
 
-def _scan_packets(p: Path, container, vs, tick_s: float) -> _Scan:
+def _scan_packets(p: Path, container, vs, tick_s: float, guard: _SpanGuard) -> _Scan:
     """Fast probe: frames are counted from packets (see `_showable_pts`); a stream
-    with no packet, or with no picture at all, is an InputError."""
-    d = _demux_to_first_picture(container, vs)
+    with no packet, or with no picture at all, is an InputError. Only an incomplete
+    *last* packet means the file is cut short: one flagged in the middle is damage
+    that decoding skips (a full decode reports what it loses)."""
+    d = _demux_to_first_picture(container, vs, guard)
     n_packets = len(d.rows)
     if n_packets == 0:
         raise InputError(f"{p}: the video stream has no packets"
                          + (f" ({d.demux_error})" if d.demux_error else ""))
     if d.first_frame is None:
-        raise InputError(f"{p}: zero decodable video frames ({_no_picture_reason(d)})")
+        raise InputError(f"{p}: zero decodable video frames ({_no_picture_reason(d)}"
+                         f"{_size_hint(vs)})")
     warnings: List[str] = []
     if d.demux_error:
         warnings.append(f"reading packets failed after {n_packets} packets: {d.demux_error}")
     pts_list = _showable_pts(d.rows, d.first_frame.pts, tick_s, warnings)
     return _Scan(pts=pts_list, first_frame=d.first_frame, packets=n_packets,
-                 truncated=d.demux_error is not None or d.corrupt_packets > 0,
+                 truncated=d.demux_error is not None or d.last_corrupt,
                  corrupt_packets=d.corrupt_packets, warnings=warnings)
 
 
 def _truncated(scan: _Scan, header: _Header, warnings: List[str]) -> bool:
-    """A clip is truncated if reading broke, a packet was incomplete, or fewer
-    packets are present than the header or index declares (a download cut exactly
-    at a packet boundary shows only in that last comparison)."""
+    """A clip is truncated if reading broke, its last packet was incomplete, or fewer
+    packets are present than the header or index declares (see `_count_check`)."""
     truncated = scan.truncated
     if scan.corrupt_packets:
-        warnings.append(f"{scan.corrupt_packets} packet(s) are incomplete (file cut short?)")
-    short_of = max(header.declared or 0, header.index_n or 0)
-    if short_of and scan.packets < short_of:
-        truncated = True
-        warnings.append(f"only {scan.packets} of {short_of} video packets declared by the "
-                        "container index are present (file cut short?)")
+        warnings.append(f"{scan.corrupt_packets} packet(s) are incomplete (file cut short?)"
+                        if truncated else f"{scan.corrupt_packets} packet(s) in the middle "
+                        "are flagged damaged (decoding skips past them)")
+    short, note = _count_check(scan.packets, header.declared, header.index_n)
+    truncated = truncated or short
+    if note:
+        warnings.append(note)
     if truncated and not any("cut short" in w or "stopped early" in w for w in warnings):
         warnings.append("clip is truncated")
     return truncated
@@ -788,7 +1073,23 @@ def _warn_header_rate(fps_nominal: Optional[float], timing: _Timing,
                         f"{timing.fps_measured:.3f}; timestamps are used")
 
 
-def probe(path, *, full_decode: bool = False) -> ClipInfo:
+def _check_clip(p: Path, header: _Header, timing: _Timing, w: int, h: int,
+                max_duration_s: Optional[float], warnings: List[str]) -> None:
+    """What the scan found against what an analysis can use: a picture big enough
+    to show a vehicle, a duration within the limit; and a word on GIF timing."""
+    if min(w, h) < MIN_SIDE_PX:
+        raise InputError(f"{p}: the picture is only {w}x{h} pixels; at least "
+                         f"{MIN_SIDE_PX}x{MIN_SIDE_PX} are needed to tell a vehicle from noise")
+    if max_duration_s is not None and timing.duration_s > max_duration_s:
+        raise _too_long(p, timing.duration_s, max_duration_s)
+    if header.container in ("gif", "apng"):
+        warnings.append(f"an animated {header.container.upper()}: its clock is the frame "
+                        "delays stored in the file (1/100 s steps for GIF); a GIF made from "
+                        "a video has often been re-timed or had frames dropped")
+
+
+def probe(path, *, full_decode: bool = False, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+          max_duration_s: Optional[float] = DEFAULT_MAX_DURATION_S) -> ClipInfo:
     """What a clip really is, from its timestamps.
 
     Fast mode (default) demuxes every packet without decoding, decoding only up to the
@@ -796,17 +1097,23 @@ def probe(path, *, full_decode: bool = False) -> ClipInfo:
     Packets before the first keyframe and packets the container marks as discard
     (edit list) cannot be shown, so they are not counted in `frames` (a warning says
     so); `packets` keeps the raw count. `full_decode=True` decodes every frame and
-    reports exactly what `frames()` would yield."""
-    p, container, vs = _open_input(path)
+    reports exactly what `frames()` would yield, with the gaps damaged data left.
+
+    Limits (None: unchecked): a header declaring more than `max_pixels` per frame is
+    refused before anything is decoded; a clip whose timestamps span more than
+    `max_duration_s` is refused as soon as the scan sees it."""
+    p, container, vs = _open_input(path, max_pixels)
     try:
         tb = Fraction(vs.time_base)
         header = _read_header(container, vs)
-        scan = (_scan_decoded(p, container, vs) if full_decode
-                else _scan_packets(p, container, vs, float(tb)))
+        guard = _SpanGuard(p, tb, max_duration_s)
+        scan = (_scan_decoded(p, container, vs, guard) if full_decode
+                else _scan_packets(p, container, vs, float(tb), guard))
         warnings = scan.warnings
         truncated = _truncated(scan, header, warnings)
         timing = _measure_timing(scan.pts, tb, header.fps_nominal, warnings)
         rotation, w, h = _display_size(scan.first_frame, vs, warnings)
+        _check_clip(p, header, timing, w, h, max_duration_s, warnings)
         _warn_header_rate(header.fps_nominal, timing, warnings)
         return ClipInfo(
             path=str(p), container=header.container, codec=header.codec, width=w, height=h,
@@ -815,6 +1122,7 @@ def probe(path, *, full_decode: bool = False) -> ClipInfo:
             fps_measured=timing.fps_measured, vfr=timing.vfr, has_audio=header.has_audio,
             truncated=truncated, start_time_s=timing.start_s, time_base=_fraction_str(tb),
             warnings=tuple(warnings), packets=scan.packets, full_decode=full_decode,
+            gaps=tuple(scan.gaps),
         )
     finally:
         container.close()

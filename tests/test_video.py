@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import clipfactory as cf
+import hostile_corpus as hc
 from convoycount.errors import InputError
 from convoycount.realclips import realclips_dir, why_missing
 from convoycount.video import ClipInfo, Frame, frames, probe
@@ -286,6 +287,116 @@ def test_cut_at_packet_boundary_is_truncated_by_the_index(tmp_path):
     assert all(np.min(np.abs(written - t)) <= TICK for t in got)
     assert reader.truncated is True       # from the index, the decoder saw nothing wrong
     assert reader.error is None
+
+
+def test_a_cut_file_has_no_gaps(mdat_cut):
+    # cut at the end: "truncated", as before, never a hole in the middle
+    reader = frames(mdat_cut.path)
+    list(reader)
+    assert reader.truncated is True and reader.gaps == []
+    assert probe(mdat_cut.path, full_decode=True).gaps == ()
+
+
+# ----------------------------------------------------------------------------- damaged packets
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory):
+    # issue 16: 3000 bytes overwritten in the middle; decoding used to stop there
+    return hc.write_damaged_middle(tmp_path_factory.mktemp("damaged") / "damaged.mp4")
+
+
+def test_damage_in_the_middle_is_a_gap_and_decoding_goes_on(damaged):
+    reader = frames(damaged.path)
+    got = [f.time_s for f in reader]
+    truth = damaged.times_s
+    assert reader.truncated is False and reader.error is None
+    [gap] = reader.gaps
+    # every frame outside the gap is decoded at its written time, up to the very end;
+    # exactly the frames inside it are the ones lost
+    outside = [t for t in truth if not gap.start_s - TICK <= t < gap.end_s - TICK]
+    assert got == pytest.approx(outside, abs=TICK)
+    assert gap.packets_lost == len(truth) - len(got) > 0
+    assert got[-1] == pytest.approx(truth[-1], abs=TICK)
+    assert len(got) > 0.8 * len(truth)
+    assert "Invalid data" in gap.reason
+    assert reader.warnings.count(gap.describe()) == 1
+
+
+def test_full_probe_reports_the_same_gap_and_the_fast_probe_no_truncation(damaged):
+    reader = frames(damaged.path)
+    got = [f.time_s for f in reader]
+    full = probe(damaged.path, full_decode=True)
+    assert full.frames == len(got) and list(full.gaps) == reader.gaps
+    assert full.truncated is False
+    assert full.to_dict()["gaps"] == [g.to_dict() for g in reader.gaps]
+    assert gap_warning_once(full.warnings, reader.gaps[0])
+    fast = probe(damaged.path)
+    assert fast.truncated is False and fast.frames == len(damaged.times_s)
+
+
+def gap_warning_once(warnings, gap) -> bool:
+    return list(warnings).count(gap.describe()) == 1
+
+
+def test_damage_after_the_last_keyframe_is_a_truncation(tmp_path):
+    truth = hc.write_moving_block(tmp_path / "block.mp4")      # keyframes at 0 and 3 s
+    hit = hc.damage_packets(truth.path, tmp_path / "hit.mp4", [120])   # 4.8 s
+    reader = frames(hit)
+    got = [f.time_s for f in reader]
+    assert reader.truncated is True and reader.gaps == []
+    assert "decoding failed" in reader.error
+    assert got == pytest.approx(truth.times_s[: len(got)], abs=TICK)
+    assert 4.5 <= got[-1] < 4.8
+
+
+def test_frames_of_a_range_report_only_the_gaps_in_it(tmp_path):
+    truth = hc.write_moving_block(tmp_path / "block.mp4", gop=25)       # keyframe each 1 s
+    hit = hc.damage_packets(truth.path, tmp_path / "hit.mp4", [10, 110])  # 0.4 s, 4.4 s
+    whole = frames(hit)
+    list(whole)
+    assert [(g.start_s, g.end_s) for g in whole.gaps] == [(0.4, 1.0), (4.4, 5.0)]
+    later = frames(hit, start_s=3.0)
+    list(later)
+    assert [(g.start_s, g.end_s) for g in later.gaps] == [(4.4, 5.0)]
+
+
+@pytest.mark.slow
+def test_no_crossing_is_made_up_inside_a_long_gap(tmp_path):
+    """The tracker sees the real timestamps on both sides of a gap: a block last seen
+    left of the line and seen again right of it 2 s later (more than lost_track_s)
+    is two tracks, neither of which crossed; the gap is in the report instead."""
+    import convoycount
+    from convoycount.evidence.timeline import render_timeline
+    from convoycount.track import TrackerSettings
+
+    truth = hc.write_moving_block(tmp_path / "block.mp4")      # crosses x=0.5 at ~1.69 s
+    intact = convoycount.analyze(truth.path, line="0.5,0,0.5,1")
+    assert intact.total == 1 and intact.gaps == []
+    hit = hc.damage_packets(truth.path, tmp_path / "hit.mp4", [25])    # 1.0 s; key at 3.0 s
+    r = convoycount.analyze(hit, line="0.5,0,0.5,1")
+    [gap] = r.gaps
+    assert (gap.start_s, gap.end_s, gap.packets_lost) == (1.0, 3.0, 50)
+    assert gap.end_s - gap.start_s > TrackerSettings().lost_track_s
+    assert r.total == 0 and r.frames_processed == 100
+    assert r.to_dict()["decode_gaps"] == [gap.to_dict()]
+    assert r.warnings.count(gap.describe()) == 1
+    assert r.probe.truncated is False
+    # the timeline shows the band (and differs from the same report without it)
+    import dataclasses
+    assert render_timeline(r) != render_timeline(dataclasses.replace(r, gaps=[]))
+
+
+@pytest.mark.slow
+def test_a_short_gap_is_bridged_like_a_missed_detection(tmp_path):
+    import convoycount
+    truth = hc.write_moving_block(tmp_path / "block.mp4", gop=50)      # keys at 0, 2, 4 s
+    hit = hc.damage_packets(truth.path, tmp_path / "hit.mp4", [40])    # 1.6-2.0 s lost
+    r = convoycount.analyze(hit, line="0.5,0,0.5,1")
+    [gap] = r.gaps
+    assert (gap.start_s, gap.end_s) == (1.6, 2.0)
+    # 0.4 s unseen is within lost_track_s: the same track on both sides, counted once
+    assert r.total == 1 and gap.start_s <= r.events[0].clip_time_s <= gap.end_s
 
 
 # ----------------------------------------------------------------------------- leading non-key packets

@@ -18,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..video import printable_path
 from .draw import DIRECTION_SHORT, LINE_BGR, line_pixels, track_colour
 
 CROP_W, CROP_H = 256, 160        # picture area of a tile (16:10)
@@ -133,7 +134,7 @@ def compose(report, specs: list, tiles: dict) -> tuple:
     height = TITLE_H + rows * (TILE_H + GAP) + GAP
     sheet = np.full((height, width, 3), 25, dtype=np.uint8)
     noun = "vehicle" if n == 1 else "vehicles"
-    _put(sheet, _fit(f"{n} {noun} counted at the line  -  {Path(report.input_path).name}",
+    _put(sheet, _fit(f"{n} {noun} counted at the line  -  {printable_path(Path(report.input_path).name)}",
                      width - 2 * GAP, 0.7), (GAP, 24), 0.7, (255, 255, 255), 2)
     _put(sheet, _fit("one tile per counted vehicle, in time order; box = its detection "
                      "nearest the crossing; amber = counting line", width - 2 * GAP, 0.45),

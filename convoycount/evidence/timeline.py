@@ -98,6 +98,19 @@ def _draw_crossings(ax, events: list, span_s, handles: list) -> None:
                 ha="center", va="center", fontsize=12, color="0.3")
 
 
+def _draw_gaps(ax, gaps: list, handles: list) -> None:
+    """A grey band where damaged data cost frames: nothing there was seen, so no
+    crossing there could be counted."""
+    from matplotlib.patches import Patch
+
+    for g in gaps:
+        ax.axvspan(g.start_s, g.end_s, color="0.55", alpha=0.35, lw=0, zorder=1)
+    if gaps:
+        lost = sum(g.packets_lost for g in gaps)
+        handles.append(Patch(facecolor="0.55", alpha=0.35,
+                             label=f"not seen: {lost} frame(s) lost to damaged data"))
+
+
 def _draw_title(ax, report, n: int) -> None:
     """A real-time axis on top when the speed-up is known, and the title: the
     count and, if a claim was judged, its verdict."""
@@ -134,6 +147,7 @@ def render_timeline(report) -> bytes:
     handles: list = []
     if report.claim is not None:
         _draw_claim(ax, report.claim, report.time_map, handles)
+    _draw_gaps(ax, report.gaps, handles)
     _draw_crossings(ax, events, report.span_s, handles)
     _draw_findings(ax, getattr(report, "integrity", None), handles)
     _draw_title(ax, report, n)
