@@ -17,7 +17,8 @@ import pytest
 import convoycount
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_realclips import hand_counts, match_events, speed_up_copy  # noqa: E402
+from bench_realclips import HAND_FILE, hand_counts, in_span, match_events, speed_up_copy  # noqa: E402
+from convoycount.count import DIRECTIONS, CrossingEvent  # noqa: E402
 from convoycount.realclips import missing, realclips_dir, why_missing  # noqa: E402
 
 HAND = hand_counts()
@@ -51,17 +52,42 @@ def test_the_default_folder_is_shared_beside_the_repository(monkeypatch, env):
     assert realclips_dir() == REPO.parent / "shared" / "realclips"
 
 
+# --------------------------------------------------------------------------- the hand counts
+
+
+def test_every_hand_count_is_consistent():
+    """The totals are the events listed, every event lies in the clip's span, and a clip
+    left out says why (so a reader never mistakes it for a clip with no traffic)."""
+    import json
+    data = json.loads(HAND_FILE.read_text())
+    for name, c in HAND.items():
+        assert c["total"] == len(c["events"]), name
+        lo, hi = c.get("span_s", (0.0, float("inf")))
+        assert all(lo <= e["time_s"] <= hi for e in c["events"]), name
+        assert {e["direction"] for e in c["events"]} <= set(DIRECTIONS), name
+    assert set(data["not_countable"]).isdisjoint(HAND)
+    assert all(v["reason"] and v["file"] for v in data["not_countable"].values())
+
+
+def test_counted_events_after_the_span_are_not_held_against_the_clip():
+    events = [CrossingEvent(i, t, "bottom_to_top", "car", 0.9, i, (0, 0), (0, 0, 1, 1))
+              for i, t in enumerate((1.0, 28.06, 28.5))]
+    assert in_span(HAND["city_cut_a"], events) == events[:2]      # the cut is at 28.06 s
+    assert in_span(HAND["highway_a"], events) == events           # no span: the whole clip
+
+
 # --------------------------------------------------------------------------- counting them
 
 
 def check(name: str, report, k: int = 1) -> None:
     hand = HAND[name]
-    events = [dataclasses.replace(e, clip_time_s=e.clip_time_s * k) for e in report.events]
+    events = in_span(hand, [dataclasses.replace(e, clip_time_s=e.clip_time_s * k)
+                            for e in report.events])
     matched, missed, extra = match_events(hand["events"], events)
-    summary = (f"{name} x{k}: counted {report.total}, hand {hand['total']}; missed "
+    summary = (f"{name} x{k}: counted {len(events)}, hand {hand['total']}; missed "
                f"{[(h['time_s'], h['class']) for h in missed]}, extra "
                f"{[(round(e.clip_time_s, 2), e.class_name) for e in extra]}")
-    assert abs(report.total - hand["total"]) <= 1, summary
+    assert abs(len(events) - hand["total"]) <= 1, summary
     # Not right by luck (a double count hiding a miss): at most one of each.
     assert len(missed) <= 1 and len(extra) <= 1, summary
     assert report.detector.name == "coco"
