@@ -93,10 +93,21 @@ def check(name: str, report, k: int = 1) -> None:
     assert report.detector.name == "coco"
 
 
+# Clips counted by hand after the COCO path was tuned, where it is not yet right:
+# held to failing (strict), so the day a change fixes one, the test says so and the
+# entry goes. Their numbers are in benchmarks/realclips.md (issues 14 and 18).
+COCO_KNOWN_MISSES = {
+    "city_cut_a": "count 14 = hand 14 by luck: two motorcycles (25.5 s, 27.9 s) missed, "
+                  "two trucks (2.2 s, 13.0 s) counted twice",
+}
+
+
 @pytest.mark.realclips
 @pytest.mark.slow
 @needs_clips
-@pytest.mark.parametrize("name", list(HAND))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=COCO_KNOWN_MISSES[n], strict=True))
+    if n in COCO_KNOWN_MISSES else n for n in HAND])
 def test_coco_count_matches_the_hand_count(name):
     hand = HAND[name]
     report = convoycount.analyze(FOLDER / hand["file"], detector="coco", line=hand["line"])
