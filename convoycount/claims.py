@@ -725,8 +725,8 @@ def _judge_counts(claim, chosen, counted_cls, time_map, clip_span, count_total, 
     claimed = f"the claim says {_claimed(claim)} (tolerance \u00b1{tol})"
     k = time_map.speedup if time_map.known else None
     if claim.kind == "total":
-        clip_v, real_v = _judge_total(claim, chosen, counted_cls, counted_cls, clip_span, k,
-                                      count_total, stable_tracks, tol, claimed, class_note)
+        clip_v, real_v = _judge_total(claim, chosen, counted_cls, clip_span, k, count_total,
+                                      stable_tracks, tol, claimed, class_note)
     else:
         clip_v, real_v = _judge_rate(claim, clip_times, clip_span, time_map, tol, counted_cls,
                                      claimed, class_note)
@@ -795,8 +795,8 @@ def _classes_seen(events) -> str:
     return " or ".join(names)
 
 
-def _judge_total(claim, chosen, cls, counted_cls, clip_span, k, count_total, stable_tracks,
-                 tol, claimed, class_note):
+def _judge_total(claim, chosen, cls, clip_span, k, count_total, stable_tracks, tol, claimed,
+                 class_note):
     line = _class_count(count_total, cls)
     if line is None:
         line = len({e.track_id for e in chosen})
@@ -804,12 +804,12 @@ def _judge_total(claim, chosen, cls, counted_cls, clip_span, k, count_total, sta
     n = claim.count
     if stable is not None and stable > line:
         observed = stable
-        what = (f"{stable} distinct {_noun(counted_cls, stable)} "
+        what = (f"{stable} distinct {_noun(cls, stable)} "
                 f"{'was' if stable == 1 else 'were'} tracked long enough to count "
                 f"({line} crossed the counting line)")
     else:
         observed = line
-        what = (f"{line} distinct {_noun(counted_cls, line)} "
+        what = (f"{line} distinct {_noun(cls, line)} "
                 f"{'was' if line == 1 else 'were'} counted crossing the line")
     if _satisfied(observed, n, claim.qualifier, tol, rate=False):
         verdict, extra = "consistent", ""
