@@ -31,7 +31,7 @@ def test_side_on_view_is_the_length_and_head_on_the_width_over_sin_depression():
 
 # heading (0 away, 180 toward, 90 across, 135 diagonal), tilt, lane position
 VIEWS = {"toward": (180, 20.0, 3.0, 45.0, 25.0), "away": (0, 12.0, -3.0, 25.0, 25.0),
-         "side-on": (90, 15.0, 0.0, 35.0, 12.0), "diagonal": (135, 25.0, 0.0, 30.0, 12.0)}
+         "side-on": (90, 15.0, 0.0, 35.0, 12.0), "diagonal": (135, 12.0, 0.0, 30.0, 12.0)}
 
 
 @pytest.mark.parametrize("view", list(VIEWS))

@@ -21,7 +21,7 @@ The box width never holds the height (the camera has no roll), so it is the scal
 The depression comes from the camera (`Camera`, `fit_horizon`): the horizon row from
 how the box widths of vehicles driving toward or away grow down the picture (on a flat
 road a fixed width at row y spans a(y - y_h) px), and an *assumed* focal length (a
-55 deg field of view, log-sd 0.3: nothing in traffic alone measures it). The box
+40 deg field of view, log-sd 0.3: nothing in traffic alone measures it). The box
 aspect bh / bw would fix a too, but on real COCO boxes it hardly changes down the
 picture (highway_a: 0.82 near the horizon and near the bottom), so it is not used.
 Given a, psi fixes f (tan f = sin a / tan psi), and then
@@ -93,9 +93,13 @@ class GroundSettings:
     cruise_percentile: float = 95.0   # stop-and-go windows (slower than moving_fraction x this
     moving_fraction: float = 0.7      # percentile of the vehicle's windows) are left out
     min_windows: int = 3
-    toward_min_deg: float = 50.0      # image motion this steep: toward/away (box width = W)
+    focal_per_width: float = 1.37     # assumed focal length / frame width (see Camera)
+    focal_log_sd: float = 0.30
+    toward_min_deg: float = 50.0      # image motion this steep: toward or away
     min_horizon_vehicles: int = 2     # toward/away vehicles needed to place the horizon...
     min_horizon_rows: float = 0.15    # ...spanning this share of the frame height
+    row_fit_share: float = 0.5        # a horizon from box bottoms must fit 1 / (y - y_h) at
+                                      # least this much better than y itself fits a line
 
 
 @dataclass(frozen=True)
@@ -127,13 +131,11 @@ class ImageMotion:
     """One vehicle's motion as measured in the picture (no scale yet)."""
     track_id: int
     class_name: str
-    widths_per_s: float       # image speed over box width, per clip second
+    window_rates: tuple       # image speed over box width (per clip second), per window
+    window_rows: tuple        # each window's median box-bottom row (its ground contact)
     box_w_px: float
     aspect: float             # box height / width
     motion_deg: float         # image motion angle from the horizontal, 0..90
-    bottom_y: float           # median row of the box bottom (its ground contact)
-    windows: int
-    samples: tuple = ()       # (bottom row, box width px) of some observations
 
     @property
     def psi(self) -> float:
@@ -165,9 +167,10 @@ def _shape_problem(boxes: np.ndarray, c: np.ndarray, s: GroundSettings) -> Optio
     return None
 
 
-def _window_rates(t: np.ndarray, c: np.ndarray, bw: np.ndarray, s: GroundSettings) -> np.ndarray:
-    """Image speed over the box width, per window of ~window_s (see GroundSettings)."""
-    n, rates, j = len(t), [], 0
+def _window_rates(t: np.ndarray, c: np.ndarray, bw: np.ndarray, bottom: np.ndarray,
+                  s: GroundSettings) -> tuple:
+    """(image speed over the box width, median bottom row) per window of ~window_s."""
+    n, rates, rows, j = len(t), [], [], 0
     window = min(s.window_s, 0.5 * (t[-1] - t[0]))
     for i in range(n):
         j = max(j, i + s.window_frames)
@@ -177,7 +180,8 @@ def _window_rates(t: np.ndarray, c: np.ndarray, bw: np.ndarray, s: GroundSetting
             break
         rates.append(float(np.linalg.norm(c[j] - c[i])) / (t[j] - t[i])
                      / float(np.median(bw[i:j + 1])))
-    return np.array(rates)
+        rows.append(float(np.median(bottom[i:j + 1])))
+    return np.array(rates), np.array(rows)
 
 
 def image_motion(track, width: int, height: int,
@@ -195,19 +199,14 @@ def image_motion(track, width: int, height: int,
     if why:
         return None, why
     bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    rates = _window_rates(t, c, bw, s)
-    if len(rates) == 0 or rates.max() <= 0:
-        return None, "too few frames for one measuring window"
-    moving = rates >= s.moving_fraction * float(np.percentile(rates, s.cruise_percentile))
-    if moving.sum() < s.min_windows:
-        return None, f"{int(moving.sum())} cruise windows (< {s.min_windows})"
+    rates, rows = _window_rates(t, c, bw, boxes[:, 3], s)
+    if len(rates) < s.min_windows or rates.max() <= 0:
+        return None, f"{len(rates)} measuring windows with motion (< {s.min_windows})"
     d = c[-1] - c[0]
     return ImageMotion(track_id=int(track.track_id), class_name=str(track.class_name),
-                       widths_per_s=float(np.median(rates[moving])),
+                       window_rates=tuple(rates.tolist()), window_rows=tuple(rows.tolist()),
                        box_w_px=float(np.median(bw)), aspect=float(np.median(bh / bw)),
-                       motion_deg=math.degrees(math.atan2(abs(d[1]), abs(d[0]))),
-                       bottom_y=float(np.median(boxes[:, 3])), windows=int(moving.sum()),
-                       samples=tuple(zip(boxes[::3, 3].tolist(), bw[::3].tolist()))), ""
+                       motion_deg=math.degrees(math.atan2(abs(d[1]), abs(d[0])))), ""
 
 
 @dataclass(frozen=True)
@@ -232,49 +231,114 @@ class Camera:
                 "focal_px_assumed": round(self.focal_px, 1), "how": self.how}
 
 
-# Focal length: a horizontal field of view of ~55 deg (phones' main cameras 65-75,
-# CCTV 60-90, zoomed stock footage 20-40), i.e. f = 0.96 x the frame width, with a
-# log-sd of 0.3 (HFOV 30-80 deg within 95 %). Without a horizon, a depression of
+# Focal length (GroundSettings.focal_per_width): phones' main cameras see 65-75 deg
+# across, CCTV 60-90, zoomed stock and news footage 20-40. The median, f = 1.37 x the
+# frame width (a 40 deg horizontal field of view), was chosen leave-one-clip-out on
+# the real clips (benchmarks/RESULTS.md, speedup-real) from 55, 40 and 28 deg; the
+# log-sd 0.3 puts 95 % of views within 23-64 deg. Without a horizon, a depression of
 # 15 deg (CCTV and overpass cameras look 5-40 deg down).
-FOCAL_PER_WIDTH = 0.96
-FOCAL_LOG_SD = 0.30
 DEFAULT_DEPRESSION_DEG = 15.0
 DEPRESSION_RANGE_DEG = (5.0, 40.0)
 
 
-def fit_horizon(motions, width: int, height: int, s: GroundSettings = GroundSettings()) -> Camera:
-    """On a flat road a fixed width W at the box-bottom row y spans a(y - y_h) px
-    (exact for a camera without roll): fit w / W against y over the vehicles that
-    drive toward or away (their box width is their width) and read the horizon y_h
-    where it reaches zero. Too few such vehicles, too little spread in rows or a fit
-    that puts the horizon below them: no horizon."""
-    f = FOCAL_PER_WIDTH * width
-    toward = [m for m in motions if m.motion_deg >= s.toward_min_deg]
-    pts = np.array([(y, w / size_of(m.class_name).width_m) for m in toward for y, w in m.samples])
-    why = f"{len(toward)} vehicles drive toward or away (< {s.min_horizon_vehicles})"
-    if len(toward) >= s.min_horizon_vehicles and len(pts) >= 6 \
-            and np.ptp(pts[:, 0]) > s.min_horizon_rows * height:
-        a, b = np.polyfit(pts[:, 0], pts[:, 1], 1)
-        y_h = -b / a if a > 0 else None
-        if y_h is not None and y_h < pts[:, 0].min() - 0.05 * height:
-            return Camera(horizon_y=float(y_h), focal_px=f, centre_y=height / 2,
-                          how=f"box widths of {len(toward)} vehicles against their rows")
-        why = "box widths do not grow down the picture as on a flat road"
-    elif len(toward) >= s.min_horizon_vehicles:
-        why = "the vehicles driving toward or away span too few rows"
+def _row_horizon(track, height: int, s: GroundSettings) -> Optional[float]:
+    """The horizon row from how one vehicle's box bottom moves down (or up) the picture.
+    A point driving at constant speed along any straight line on a flat road is at row
+    y with 1 / (y - y_h) linear in time (it is the depth along the optical axis, over a
+    constant), so y_h is the row that makes 1 / (y - y_h) straightest. None when the
+    track barely changes depth (side-on traffic, telephoto views: a straight line in y
+    fits as well, and any far horizon would do) or is not steady."""
+    b = np.array([o.box for o in track.observations], dtype=np.float64)
+    t = np.array([o.time_s for o in track.observations], dtype=np.float64)
+    keep = (b[:, 1] > s.edge_margin_px) & (b[:, 3] < height - s.edge_margin_px)
+    y, t = b[keep, 3], t[keep]
+    if len(y) < 8 or np.ptp(y) < s.min_horizon_rows * height:
+        return None
+    grid = np.linspace(y.min() - 4 * height, y.min() - 2, 240)
+    r = _line_misfit(t, 1 / (y[None, :] - grid[:, None]))
+    best = int(np.argmin(r))
+    if best < 2 or r[best] > s.row_fit_share * float(_line_misfit(t, y[None, :])[0]):
+        return None
+    return float(grid[best])
+
+
+def _line_misfit(t: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Per row of z: the share of its variance a straight line in t leaves unexplained."""
+    tc = t - t.mean()
+    zc = z - z.mean(axis=1, keepdims=True)
+    szz = np.sum(zc ** 2, axis=1)
+    return 1 - np.sum(zc * tc, axis=1) ** 2 / (np.sum(tc ** 2) * szz + 1e-300)
+
+
+def fit_horizon(motions, width: int, height: int, s: GroundSettings = GroundSettings(),
+                tracks=()) -> Camera:
+    """The horizon row from how vehicles driving toward or away move down the picture
+    (`_row_horizon`, the median over the tracks that place it; exact for steady traffic
+    on a flat straight road, whatever the box sizes). Fitting how box widths grow down
+    the picture (a width W at row y spans a(y - y_h) px) was tried and dropped: padded
+    boxes (motion blobs, loose COCO boxes) move that horizon up by pad / a."""
+    f = s.focal_per_width * width
+    rows = [h for h in (_row_horizon(t, height, s) for t in tracks) if h is not None]
+    if len(rows) >= s.min_horizon_vehicles:
+        return Camera(horizon_y=float(np.median(rows)), focal_px=f, centre_y=height / 2,
+                      how=f"box bottoms of {len(rows)} vehicles driving toward or away")
+    steep = sum(1 for m in motions if m.motion_deg >= s.toward_min_deg)
+    why = (f"{len(rows)} of {steep} vehicles driving toward or away change depth steadily "
+           f"enough to place it (< {s.min_horizon_vehicles})")
     return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}")
 
 
-def metres_per_width(m: ImageMotion, cam: Camera) -> tuple:
-    """(View at the assumed focal length, log-sd of its factor from the camera
-    uncertainty: focal length within its prior, or the depression within its range
-    when there is no horizon)."""
-    size = size_of(m.class_name)
-    view = view_at(m.psi, cam.depression(m.bottom_y), size)
+
+
+@dataclass(frozen=True)
+class GroundSpeed:
+    """One vehicle's cruise speed on the ground and what it rests on."""
+    motion: ImageMotion
+    mps: float                # metres per clip second (median of its cruise windows)
+    widths_per_s: float       # image rate of those windows (box widths per clip second)
+    row: float                # median box-bottom row of those windows
+    view: View                # at that row
+    camera_log_sd: float      # of the speed, from the camera model (shared by the clip)
+    windows: int
+
+    def to_dict(self) -> dict:
+        m, v = self.motion, self.view
+        return {"track_id": m.track_id, "class": m.class_name,
+                "box_widths_per_clip_s": round(self.widths_per_s, 4), "box_w_px": round(m.box_w_px, 1),
+                "motion_deg_from_horizontal": round(m.motion_deg, 1), "bottom_row_px": round(self.row, 1),
+                "depression_deg": round(v.depression_deg, 1), "heading_deg": round(v.heading_deg, 1),
+                "metres_per_box_width": round(v.metres_per_width, 3), "m_per_clip_s": round(self.mps, 3),
+                "cruise_windows": self.windows, "camera_log_sd": round(self.camera_log_sd, 3)}
+
+
+def _camera_sd(psi: float, row: float, cam: Camera, size: VehicleSize, focal_log_sd: float) -> float:
+    """Log-sd of the metres per box width from the camera model: the focal length within
+    its prior, or the depression within its range when there is no horizon."""
     if cam.horizon_y is None:
         alts = [math.radians(a) for a in DEPRESSION_RANGE_DEG]
     else:
-        k = math.exp(1.96 * FOCAL_LOG_SD)
-        alts = [cam.depression(m.bottom_y, cam.focal_px * k), cam.depression(m.bottom_y, cam.focal_px / k)]
-    lf = [math.log(view_at(m.psi, a, size).metres_per_width) for a in alts]
-    return view, (max(lf) - min(lf)) / 2 / 1.96
+        k = math.exp(1.96 * focal_log_sd)
+        alts = [cam.depression(row, cam.focal_px * k), cam.depression(row, cam.focal_px / k)]
+    lf = [math.log(view_at(psi, a, size).metres_per_width) for a in alts]
+    return (max(lf) - min(lf)) / 2 / 1.96
+
+
+def ground_speed(m: ImageMotion, cam: Camera, s: GroundSettings = GroundSettings()) -> tuple:
+    """(GroundSpeed, "") or (None, why): every window's rate turned into metres per clip
+    second at that window's own row (the depression, hence the foreshortening, changes
+    as a vehicle approaches), then the cruise windows kept: the prior is about
+    cruising, so windows slower than `moving_fraction` of the fast ones are braking,
+    stopped or pulling away."""
+    size = size_of(m.class_name)
+    rates, rows = np.array(m.window_rates), np.array(m.window_rows)
+    factor = np.array([view_at(m.psi, cam.depression(r), size).metres_per_width for r in rows])
+    mps = rates * factor
+    moving = mps >= s.moving_fraction * float(np.percentile(mps, s.cruise_percentile))
+    if moving.sum() < s.min_windows:
+        return None, f"{int(moving.sum())} cruise windows (< {s.min_windows})"
+    row = float(np.median(rows[moving]))
+    return GroundSpeed(motion=m, mps=float(np.median(mps[moving])),
+                       widths_per_s=float(np.median(rates[moving])), row=row,
+                       view=view_at(m.psi, cam.depression(row), size),
+                       camera_log_sd=_camera_sd(m.psi, row, cam, size, s.focal_log_sd),
+                       windows=int(moving.sum())), ""

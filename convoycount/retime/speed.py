@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .estimate import TRUST_KINEMATICS, Z95, Estimate
-from .ground import GroundSettings, fit_horizon, image_motion, metres_per_width
+from .ground import GroundSettings, fit_horizon, ground_speed, image_motion
 from .scene import PRIORS, read_scene
 
 METHOD = "ground_speed_vs_scene_prior"
@@ -30,9 +30,8 @@ METHOD = "ground_speed_vs_scene_prior"
 
 @dataclass(frozen=True)
 class SpeedSettings:
-    speed_indiv_log_sd: float = 0.15     # one vehicle vs the others of its clip
-    calibration: float = 1.0             # multiplies the measured ground speed (chosen
-                                         # leave-one-clip-out on real footage: RESULTS.md)
+    speed_indiv_log_sd: float = 0.25     # one vehicle vs the others of its clip (a lone
+                                         # vehicle may be slowing, turning, overtaking)
     max_vehicles_in_evidence: int = 40
 
 
@@ -68,12 +67,20 @@ def estimate_ground(tracks: Sequence, width: int, height: int, *,
                              f"none of {len(tracks)} tracks can be scaled (fully inside the "
                              f"frame, one rigid vehicle, moving, seen >= {ground.min_span_s} s)",
                              skipped=skipped)
-    cam = fit_horizon(motions, width, height, ground)
-    views = [metres_per_width(m, cam) for m in motions]
-    mps = np.array([m.widths_per_s * v.metres_per_width for m, (v, _) in zip(motions, views)])
-    log_v = np.log(mps * settings.calibration)
-    cam_sd = float(np.median([sd for _, sd in views]))
-    size_sd = float(np.median([v.size_log_sd for v, _ in views]))
+    cam = fit_horizon(motions, width, height, ground, tracks=tracks)
+    speeds = []
+    for m in motions:
+        g, why = ground_speed(m, cam, ground)
+        if g is None:
+            skipped.append({"reason": why.split(" (")[0], "vehicles": 1})
+        else:
+            speeds.append(g)
+    if not speeds:
+        return Estimate.none("kinematics", METHOD, f"none of {len(tracks)} tracks cruises",
+                             skipped=skipped, camera=cam.to_dict())
+    log_v = np.log(np.array([g.mps for g in speeds]))
+    cam_sd = float(np.median([g.camera_log_sd for g in speeds]))
+    size_sd = float(np.median([g.view.size_log_sd for g in speeds]))
     var_v = cam_sd ** 2 + _spread(log_v, size_sd, settings.speed_indiv_log_sd)
     scene = read_scene(tracks, pedestrians)
     center_v = float(np.median(log_v))
@@ -88,22 +95,44 @@ def estimate_ground(tracks: Sequence, width: int, height: int, *,
     k = math.exp(float(np.mean(mids)))
     lo, hi = math.exp(min(los)), math.exp(max(his))
     cap = settings.max_vehicles_in_evidence
-    ev = {"vehicles_used": len(motions), "vehicles_skipped": len(tracks) - len(motions),
+    ev = {"vehicles_used": len(speeds), "vehicles_skipped": len(tracks) - len(speeds),
           "skipped": skipped, "camera": cam.to_dict(), "scene": scene.to_dict(),
           "ground_speed_m_per_clip_s": round(math.exp(center_v), 3),
           "log_sd_ground_speed": round(math.sqrt(var_v), 4),
           "rule": "K = median ground speed (m per clip s) / scene prior speed (m/s); "
                   "ground speed = box widths per clip s x metres per box width",
-          "vehicles": [_vehicle_dict(m, v, sd) for m, (v, sd) in list(zip(motions, views))[:cap]]}
+          "vehicles": [g.to_dict() for g in speeds[:cap]]}
     return Estimate(source="kinematics", method=METHOD, speedup=k, interval=(lo, hi),
                     trust=TRUST_KINEMATICS, evidence=ev)
 
 
-def _vehicle_dict(m, v, cam_sd: float) -> dict:
-    return {"track_id": m.track_id, "class": m.class_name,
-            "box_widths_per_clip_s": round(m.widths_per_s, 4), "box_w_px": round(m.box_w_px, 1),
-            "motion_deg_from_horizontal": round(m.motion_deg, 1), "bottom_row_px": round(m.bottom_y, 1),
-            "depression_deg": round(v.depression_deg, 1), "heading_deg": round(v.heading_deg, 1),
-            "metres_per_box_width": round(v.metres_per_width, 3),
-            "m_per_clip_s": round(m.widths_per_s * v.metres_per_width, 3),
-            "camera_log_sd": round(cam_sd, 3)}
+def fuse_cues(estimates: Sequence[Estimate]) -> Estimate:
+    """One kinematic estimate from independent cues (vehicles, people walking): fused
+    (precision-weighted mean of log K) only when every pair of intervals overlaps; else
+    the interval covers them all, the point is their geometric middle, and the
+    evidence says they disagree. Each cue's own estimate is kept in the evidence."""
+    ok = [e for e in estimates if e.ok]
+    cues = [e.to_evidence() for e in estimates]
+    if not ok:
+        return Estimate.none("kinematics", "cues", "; ".join(f"{e.method}: {e.reason}" for e in estimates),
+                             cues=cues)
+    if len(ok) == 1:
+        e = ok[0]
+        others = [c for x, c in zip(estimates, cues) if x is not e]
+        return Estimate(e.source, e.method, e.speedup, e.interval, e.trust,
+                        dict(e.evidence, other_cues=others) if others else e.evidence)
+    consistent = all(a.interval[0] <= b.interval[1] and b.interval[0] <= a.interval[1]
+                     for i, a in enumerate(ok) for b in ok[i + 1:])
+    logs = np.log([e.speedup for e in ok])
+    if consistent:
+        w = np.array([1 / e.sigma_log ** 2 for e in ok])
+        center, sd = float(np.sum(w * logs) / w.sum()), math.sqrt(1 / float(w.sum()))
+        lo, hi = math.exp(center - Z95 * sd), math.exp(center + Z95 * sd)
+        note = "consistent: fused"
+    else:
+        center = float(np.mean(logs))
+        lo, hi = min(e.interval[0] for e in ok), max(e.interval[1] for e in ok)
+        note = ("the cues disagree: " + ", ".join(f"{e.method} x{e.speedup:.3g}" for e in ok)
+                + "; the interval covers them all")
+    return Estimate("kinematics", "+".join(e.method for e in ok), math.exp(center), (lo, hi),
+                    TRUST_KINEMATICS, {"cues": cues, "fusion": note})

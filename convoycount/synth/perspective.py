@@ -41,7 +41,7 @@ class PerspectiveConfig:
     duration_s: float = 3.0              # clip seconds
     camera_height_m: float = 8.0
     tilt_deg: float = 15.0
-    hfov_deg: float = 55.0
+    hfov_deg: float = 40.0                # the focal length retime/ground.py assumes
     heading_deg: float = 180.0           # 0 away, 180 toward, 90 / 270 across, else diagonal
     lane_x_m: float = 0.0
     lane_y_m: float = 40.0               # where the lane passes at real time 0 for the middle car
