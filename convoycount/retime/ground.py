@@ -53,6 +53,8 @@ from typing import Optional
 
 import numpy as np
 
+from .kinematics import _inside
+
 
 @dataclass(frozen=True)
 class VehicleSize:
@@ -140,10 +142,6 @@ class ImageMotion:
     @property
     def psi(self) -> float:
         return math.radians(self.motion_deg)
-
-
-def _inside(box, width: int, height: int, m: float) -> bool:
-    return box[0] > m and box[1] > m and box[2] < width - m and box[3] < height - m
 
 
 def _shape_problem(boxes: np.ndarray, c: np.ndarray, s: GroundSettings) -> Optional[str]:
