@@ -94,3 +94,29 @@ def test_only_unscalable_things_give_unknown_with_the_reason():
     est = estimate_ground([cut], 640, 360)
     assert not est.ok and "can be scaled" in est.reason
     assert est.evidence["skipped"][0]["reason"].startswith("0 observations fully inside")
+
+
+def test_people_walking_give_k_from_their_height_and_pace():
+    from convoycount.retime.walkers import estimate_walkers
+    # 170 px tall (1.7 m): 1.4 m/s is 140 px per real second; at K = 3, 420 px per clip second
+    people = [_track(i, [(50 + 14 * j, 80 + 20 * i, 110 + 14 * j, 250 + 20 * i) for j in range(20)],
+                     "person") for i in range(3)]
+    est = estimate_walkers(people, 640, 480)
+    assert est.speedup == pytest.approx(3.0, rel=0.02)
+    assert est.interval[0] < 3.0 < est.interval[1]
+    standing = [_track(1, [(50, 80, 110, 250)] * 12, "person")]
+    assert not estimate_walkers(standing, 640, 480).ok
+
+
+def test_cues_are_fused_only_when_their_intervals_agree():
+    from convoycount.retime.estimate import Estimate
+    from convoycount.retime.speed import fuse_cues
+    a = Estimate("kinematics", "vehicles", 4.0, (2.0, 8.0), 20)
+    b = Estimate("kinematics", "walkers", 5.0, (4.0, 6.25), 20)
+    fused = fuse_cues([a, b])
+    assert fused.evidence["fusion"].startswith("consistent")
+    assert 4.0 < fused.speedup < 5.0 and fused.interval[1] - fused.interval[0] < 6.25 - 4.0
+    c = Estimate("kinematics", "walkers", 20.0, (15.0, 26.0), 20)
+    apart = fuse_cues([a, c])
+    assert "disagree" in apart.evidence["fusion"]
+    assert apart.interval == (2.0, 26.0) and len(apart.evidence["cues"]) == 2
