@@ -1,7 +1,7 @@
 """A vehicle's speed on the ground, in metres per clip second, from its boxes alone.
 
-The old measure (kinematics.py), box lengths per second along the image motion, is biased whenever
-traffic is not side-on: seen from a height, a car driving toward the camera has a box
+The old measure (kinematics.py), box lengths per second along the image motion, is
+biased whenever traffic is not side-on: seen from a height, a car driving toward the camera has a box
 whose vertical extent is its foreshortened length *plus its height*, while its
 displacement is foreshortened alone, so it seems to cover fewer "lengths" than it does
 (issue 15: motorway clips read at ~0.45x the true K). Here each vehicle is a box of
@@ -19,11 +19,12 @@ local scale s px/m. So:
 
 The box width never holds the height (the camera has no roll), so it is the scale.
 The depression comes from the camera (`Camera`, `fit_horizon`): the horizon row from
-how the box widths of vehicles driving toward or away grow down the picture (on a flat
-road a fixed width at row y spans a(y - y_h) px), and an *assumed* focal length (a
-40 deg field of view, log-sd 0.3: nothing in traffic alone measures it). The box
-aspect bh / bw would fix a too, but on real COCO boxes it hardly changes down the
-picture (highway_a: 0.82 near the horizon and near the bottom), so it is not used.
+how the box bottoms of vehicles driving toward or away move down the picture (at
+steady speed on a flat straight road 1 / (y - y_h) is linear in time), and an
+*assumed* focal length (a 40 deg field of view, log-sd 0.3: nothing in traffic alone
+measures it; on zoomed highway footage this is the largest error). The box aspect
+bh / bw would fix a too, but on real COCO boxes it hardly changes down the picture
+(highway_a: 0.82 near the horizon and near the bottom), so it is not used.
 Given a, psi fixes f (tan f = sin a / tan psi), and then
 
     v = (u / bw) (L |sin f| + W |cos f|) / sqrt(sin^2 f + cos^2 f sin^2 a).
@@ -97,8 +98,7 @@ class GroundSettings:
     min_windows: int = 3
     focal_per_width: float = 1.37     # assumed focal length / frame width (see Camera)
     focal_log_sd: float = 0.30
-    toward_min_deg: float = 50.0      # image motion this steep: toward or away
-    min_horizon_vehicles: int = 2     # toward/away vehicles needed to place the horizon...
+    min_horizon_vehicles: int = 2     # vehicles needed to place the horizon (_row_horizon)...
     min_horizon_rows: float = 0.15    # ...spanning this share of the frame height
     row_fit_share: float = 0.5        # a horizon from box bottoms must fit 1 / (y - y_h) at
                                       # least this much better than y itself fits a line
@@ -268,8 +268,7 @@ def _line_misfit(t: np.ndarray, z: np.ndarray) -> np.ndarray:
     return 1 - np.sum(zc * tc, axis=1) ** 2 / (np.sum(tc ** 2) * szz + 1e-300)
 
 
-def fit_horizon(motions, width: int, height: int, s: GroundSettings = GroundSettings(),
-                tracks=()) -> Camera:
+def fit_horizon(tracks, width: int, height: int, s: GroundSettings = GroundSettings()) -> Camera:
     """The horizon row from how vehicles driving toward or away move down the picture
     (`_row_horizon`, the median over the tracks that place it; exact for steady traffic
     on a flat straight road, whatever the box sizes). Fitting how box widths grow down
@@ -280,9 +279,8 @@ def fit_horizon(motions, width: int, height: int, s: GroundSettings = GroundSett
     if len(rows) >= s.min_horizon_vehicles:
         return Camera(horizon_y=float(np.median(rows)), focal_px=f, centre_y=height / 2,
                       how=f"box bottoms of {len(rows)} vehicles driving toward or away")
-    steep = sum(1 for m in motions if m.motion_deg >= s.toward_min_deg)
-    why = (f"{len(rows)} of {steep} vehicles driving toward or away change depth steadily "
-           f"enough to place it (< {s.min_horizon_vehicles})")
+    why = (f"{len(rows)} vehicles change depth steadily enough to place it "
+           f"(< {s.min_horizon_vehicles})")
     return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}")
 
 

@@ -67,7 +67,7 @@ def estimate_ground(tracks: Sequence, width: int, height: int, *,
                              f"none of {len(tracks)} tracks can be scaled (fully inside the "
                              f"frame, one rigid vehicle, moving, seen >= {ground.min_span_s} s)",
                              skipped=skipped)
-    cam = fit_horizon(motions, width, height, ground, tracks=tracks)
+    cam = fit_horizon(tracks, width, height, ground)
     speeds = []
     for m in motions:
         g, why = ground_speed(m, cam, ground)
