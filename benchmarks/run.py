@@ -50,7 +50,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer clips / repetitions (smoke run)")
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     args = ap.parse_args()
-    chosen = args.sections or sections()
+    # `speedup-real` and `speedup_real` name the same section
+    chosen = [c.replace("-", "_") for c in args.sections] or sections()
     unknown = set(chosen) - set(sections())
     if unknown:
         ap.error(f"unknown section(s): {', '.join(sorted(unknown))}; have {', '.join(sections())}")

@@ -113,20 +113,26 @@ def combine(estimates: Sequence[Estimate]) -> TimeMap:
 
 
 def estimate_time_map(path, info, tracks, span_s: float, *, clock: Optional[bool] = None,
-                      ocr_engine=None) -> TimeMap:
+                      ocr_engine=None, person_tracks: Optional[Sequence] = None) -> TimeMap:
     """K (the clip plays K times faster than reality) from everything the clip offers.
 
     `info` is the clip's ClipInfo, `tracks` the confirmed tracks of the analysed
     footage, `span_s` its clip-time span. `clock`: None or True reads a burned-in
     clock when an OCR engine is installed (else the evidence says none is);
     False skips it. `ocr_engine` overrides the engine choice (an object with
-    `detect` and `read`, see ocr.py)."""
+    `detect` and `read`, see ocr.py). `person_tracks`: tracks of people on foot, when
+    a detector looked for them (None: nobody looked; the pedestrian cues are skipped)."""
     from .clock import estimate_clock
-    from .kinematics import estimate_kinematics
     from .metadata import estimate_metadata
+    from .speed import estimate_ground, fuse_cues
+    from .walkers import estimate_walkers
 
     estimates = list(estimate_metadata(path, info))
-    estimates.append(estimate_kinematics(tracks, info.width, info.height))
+    walkers = None if person_tracks is None else sum(len(t.observations) >= 5 for t in person_tracks)
+    cues = [estimate_ground(tracks, info.width, info.height, pedestrians=walkers)]
+    if person_tracks is not None:
+        cues.append(estimate_walkers(person_tracks, info.width, info.height))
+    estimates.append(fuse_cues(cues))
     if clock is False:
         estimates.append(Estimate.none("clock", "burned_in_clock", "clock reading switched off"))
     else:

@@ -1,5 +1,11 @@
 """Speed-up from how fast vehicles move, measured in their own lengths.
 
+Superseded for `--speedup auto` by speed.py (issue 15) and kept as the "before" row of
+`benchmarks/run.py speedup-real`. Its premise below, that perspective cancels, holds
+side-on only: for traffic toward or away from a camera above the road, the box extent
+along the motion holds the vehicle's height as well as its foreshortened length, so
+this estimator reads such footage at about half the true K (see ground.py).
+
 A vehicle's apparent speed in *its own lengths per clip second* needs no camera
 calibration: pixels cancel (speed in px/s divided by length in px, both taken
 at the same place in the picture, so perspective cancels too). In reality the
