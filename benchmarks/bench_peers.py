@@ -102,12 +102,13 @@ def real_cases(quick: bool) -> tuple:
     from bench_realclips import hand_counts
     from convoycount.detect.models import resolve_model
     from convoycount.realclips import realclips_dir, why_missing
-    folder = realclips_dir()
-    if why_missing(folder):
-        return [], f"real clips skipped: {why_missing(folder)}"
+    folder, hands = realclips_dir(), hand_counts()
+    why = why_missing([h["file"] for h in hands.values()], folder)
+    if why:
+        return [], f"real clips skipped: {why}"
     model = str(resolve_model("yolov10n").path)
     cases = []
-    for name, hand in hand_counts().items():
+    for name, hand in hands.items():
         if quick and name not in QUICK_REAL:
             continue
         cases.append({"name": name, "look": "real", "path": str(folder / hand["file"]),
