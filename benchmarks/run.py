@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import platform
 import re
 import sys
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("sections", nargs="*", help=f"any of: {', '.join(sections())} (default: all)")
     ap.add_argument("--quick", action="store_true", help="fewer clips / repetitions (smoke run)")
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
+    ap.add_argument("--json", metavar="OUT", help="raw results as JSON (sections that offer it, e.g. peers)")
     args = ap.parse_args()
     # `speedup-real` and `speedup_real` name the same section
     chosen = [c.replace("-", "_") for c in args.sections] or sections()
@@ -57,7 +59,11 @@ def main() -> None:
         ap.error(f"unknown section(s): {', '.join(sorted(unknown))}; have {', '.join(sections())}")
     for name in chosen:
         t0 = time.perf_counter()
-        block = importlib.import_module(f"bench_{name}").run(quick=args.quick)
+        section = importlib.import_module(f"bench_{name}")
+        if args.json and "json_out" in inspect.signature(section.run).parameters:
+            block = section.run(quick=args.quick, json_out=args.json)
+        else:
+            block = section.run(quick=args.quick)
         print(block, f"\n({name}: {time.perf_counter() - t0:.1f} s)\n", flush=True)
         if not args.no_write:
             update_results(name, block)

@@ -22,6 +22,7 @@ from .count import Line, LineCounter, auto_line
 from .errors import ConvoyCountWarning, InputError
 from .hashing import sha256_file
 from .options import AnalysisOptions
+from .parts import families, one_per_vehicle
 from .report import Report
 from .timing import TimeMap
 from .track import Tracker
@@ -68,8 +69,9 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
     counter = LineCounter(line, info.width, info.height, options.counter)
     tmap = _time_map(options, seen.span_s[1] - seen.span_s[0], path=p, info=seen.info,
                      tracks=seen.tracks)
+    family = families(seen.tracks)
     events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s))
-              for e in counter.count(seen.tracks)]
+              for e in one_per_vehicle(counter.count(seen.tracks), family)]
     # Stable = seen in stable_min_frames frames; with a stride it is seen in 1/N of them.
     stable = sum(1 for t in seen.tracks
                  if is_stable(t, -(-options.stable_min_frames // options.stride)))
@@ -82,7 +84,7 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
                   time_map=tmap, events=events, stable_tracks=stable, span_s=seen.span_s,
                   frames_processed=seen.frames, elapsed_s=time.perf_counter() - t0,
                   claim=result, warnings=seen.warnings, tracks=seen.tracks,
-                  integrity=integrity, repeat_of=repeats, gaps=seen.gaps)
+                  integrity=integrity, repeat_of=repeats, gaps=seen.gaps, families=family)
 
 
 def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,

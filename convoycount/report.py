@@ -70,6 +70,7 @@ class Report:
     integrity: Any = None                 # integrity.IntegrityReport or None
     repeat_of: dict = field(default_factory=dict)   # {track id of a replayed crossing: original}
     gaps: list = field(default_factory=list)   # [video.DecodeGap]: frames lost to damage
+    families: dict = field(default_factory=dict)   # {track id: family id}: tracks of one vehicle (parts.py)
 
     @property
     def total(self) -> int:
@@ -84,6 +85,10 @@ class Report:
         d = e.to_dict()
         if e.track_id in self.repeat_of:
             d["repeat_of"] = self.repeat_of[e.track_id]
+        if e.track_id in self.families:
+            # the other tracks of this vehicle (pieces, halves): counted once, here
+            fam = self.families[e.track_id]
+            d["same_vehicle_tracks"] = sorted(t for t, f in self.families.items() if f == fam)
         return d
 
     def by_direction(self) -> dict:

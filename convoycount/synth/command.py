@@ -42,6 +42,8 @@ def synth_command(
     shake: Annotated[Optional[float], typer.Option("--shake", help="Camera shake amplitude, px.")] = None,
     noise: Annotated[Optional[float], typer.Option("--noise", help="Sensor noise sigma, grey levels.")] = None,
     crf: Annotated[Optional[int], typer.Option(help="x264 quality (0-51, lower is better).")] = None,
+    look: Annotated[Optional[str], typer.Option(
+        help="Drawing style: standard (what models/convoy-yolo.pt trained on) | flat | haze (held out).")] = None,
     edit: Annotated[Optional[str], typer.Option(
         "--edit", help="Edit the clip as a forger would: loop | cut | reverse | dup | gap "
                        "(the truth file records it exactly).")] = None,
@@ -52,7 +54,7 @@ def synth_command(
         width=width, height=height, real_fps=fps, pixels_per_m=pixels_per_m, lanes=lanes, two_way=two_way,
         orientation=orientation,
         stop_and_go=stop_and_go, overlap=overlap, rotation=rotation, vfr=vfr, clock=clock, audio=audio,
-        shake_px=shake, noise_sigma=noise, crf=crf).items() if v is not None}
+        shake_px=shake, noise_sigma=noise, crf=crf, look=look).items() if v is not None}
     if line is not None:
         try:
             overrides["line"] = tuple(float(p) for p in line.split(","))

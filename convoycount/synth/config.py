@@ -74,6 +74,7 @@ class SynthConfig:
                                            # the road through the centre
     shadow_strength: Optional[float] = None    # 0..0.8; None: per seed
     lighting_drift: float = 0.0            # relative brightness swing over time (passing clouds)
+    look: str = "standard"                 # drawing style (synth/looks.py); held-out looks never train
     # --- camera and file ----------------------------------------------------------------
     shake_px: float = 0.0                  # camera shake amplitude (whole picture translation)
     noise_sigma: float = 0.0               # sensor noise, 8-bit grey levels
@@ -173,6 +174,8 @@ class SynthConfig:
                "shadow_strength", "None or in [0, 0.8]", self.shadow_strength)
         _check(_nonneg(self.lighting_drift) and self.lighting_drift <= 0.5, "lighting_drift", "in [0, 0.5]",
                self.lighting_drift)
+        from .looks import LOOKS   # local: looks imports cv2, config stays light
+        _check(self.look in LOOKS, "look", f"one of {LOOKS}", self.look)
 
     def _check_camera_and_file(self) -> None:
         """Shake, noise, encoder settings, rotation, clock and audio."""

@@ -18,6 +18,7 @@ import numpy as np
 from .config import SynthConfig
 from .plan import (RNG_BACKGROUND, RNG_LIGHT, RNG_NOISE, RNG_SHAKE, Plan, PlannedVehicle, build_plan, rng_for)
 from .scene import lighting_lut, make_background
+from .looks import restyle_frame, restyle_sprite
 from .sprites import Sprite, draw_sprite
 
 
@@ -72,7 +73,7 @@ class _Renderer:
     def _sprite(self, v: PlannedVehicle) -> Sprite:
         sp = self.sprites.get(v.id)
         if sp is None:
-            sp = draw_sprite(v.look, self.layout.view, v.w_px, v.h_px)
+            sp = restyle_sprite(draw_sprite(v.look, self.layout.view, v.w_px, v.h_px), self.cfg.look)
             if v.lane.direction < 0:
                 sp = sp.mirrored()
             self.sprites[v.id] = sp
@@ -125,7 +126,7 @@ class _Renderer:
                     painted[v.id] = _blit(canvas, idbuf, sp, u, int(v.v_top), v.id)
             counts = np.bincount(idbuf.ravel(), minlength=self.max_id + 1) if active else None
             img = canvas if lay.orientation == "horizontal" else np.ascontiguousarray(canvas.transpose(1, 0, 2))
-            img = cv2.LUT(img, self._lut(i))
+            img = restyle_frame(cv2.LUT(img, self._lut(i)), cfg.look)
             dx, dy = self.shake[i]
             if cfg.shake_px > 0:
                 m = np.float32([[1, 0, dx], [0, 1, dy]])

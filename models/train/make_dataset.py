@@ -42,6 +42,7 @@ except ImportError:   # the package __init__ is not in place yet
     from convoycount.synth.config import SynthConfig  # noqa: E402
     from convoycount.synth.render import render  # noqa: E402
 from convoycount.errors import ConvoyCountError  # noqa: E402
+from convoycount.synth.looks import HELD_OUT_LOOKS, TRAINING_LOOKS  # noqa: E402
 
 CLASSES = ("car", "van", "truck", "bus", "motorcycle", "military")   # YOLO ids 0..5
 
@@ -169,6 +170,9 @@ def write_split(out: Path, split: str, n_clips: int, seed_base: int, sizes, fram
         rng = np.random.default_rng(seed)
         for _attempt in range(20):
             cfg = random_config(seed, sizes, rng)
+            # Held-out looks measure generalisation only if no training image ever used them.
+            if cfg.look not in TRAINING_LOOKS:
+                raise RuntimeError(f"seed {seed}: look {cfg.look!r} is held out of training ({HELD_OUT_LOOKS})")
             try:
                 frames = list(render(cfg))
                 break
