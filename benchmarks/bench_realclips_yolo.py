@@ -75,8 +75,10 @@ def count_once(clip: Path, hand: dict, k: int, name: str) -> dict:
             "model_sha256": r.detector.model_sha256, "source": r.detector.source}
 
 
-def measure(quick: bool = False, only: tuple = ()) -> list:
-    """Every clip (`only`: these clips; `quick`: QUICK_CLIPS) at every K, three detectors."""
+def measure(quick: bool = False, only: tuple = (), ks: tuple = SPEEDUPS,
+            detectors: tuple = tuple(DETECTORS)) -> list:
+    """Every clip (`only`: these clips; `quick`: QUICK_CLIPS) at every K in `ks`, with
+    `detectors`."""
     folder = realclips_dir()
     hand = hand_counts()
     names = [n for n in hand if n in (QUICK_CLIPS if quick else only or hand)]
@@ -84,12 +86,12 @@ def measure(quick: bool = False, only: tuple = ()) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         for clip_name in names:
             c = hand[clip_name]
-            for k in SPEEDUPS:
+            for k in ks:
                 clip = folder / c["file"]
                 if k > 1:
                     clip = Path(tmp) / f"{clip_name}_x{k}.mp4"
                     speed_up_copy(folder / c["file"], clip, k)
-                for det in DETECTORS:
+                for det in detectors:
                     row = {"clip": clip_name, **count_once(clip, c, k, det)}
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
@@ -122,13 +124,14 @@ def table(rows: list) -> str:
     return "\n".join(out)
 
 
-def run(quick: bool = False, only: tuple = (), raw: Path = RAW) -> str:
+def run(quick: bool = False, only: tuple = (), raw: Path = RAW, ks: tuple = SPEEDUPS,
+        detectors: tuple = tuple(DETECTORS)) -> str:
     """The table as a Markdown block; the raw rows go to `raw` unless quick. `only` runs
     some clips (two processes can share the clips of one run; `--table` joins their rows)."""
     folder = realclips_dir()
     if not all((folder / c["file"]).is_file() for c in hand_counts().values()):
         return f"## Real clips: YOLOv10n vs NanoDet-g vs motion\n\nSkipped: the real clips are not at {folder}.\n"
-    rows = measure(quick, only)
+    rows = measure(quick, only, ks, detectors)
     if not quick:
         raw.write_text(json.dumps(rows, indent=1) + "\n")
     return _block(rows)
@@ -141,7 +144,7 @@ def _block(rows: list) -> str:
 
 
 if __name__ == "__main__":
-    # --clips a,b --raw FILE: some clips only; --table A.json B.json ...: one table (and RAW)
+    # --clips a,b --ks 1,2 --detectors yolov10n,nanodet-g --raw FILE: part of the run; --table A.json B.json ...: one table (and RAW)
     # from the rows of such parts, in the hand counts' clip order.
     args = sys.argv[1:]
     if args[:1] == ["--table"]:
@@ -153,4 +156,6 @@ if __name__ == "__main__":
     else:
         only = tuple(args[args.index("--clips") + 1].split(",")) if "--clips" in args else ()
         raw = Path(args[args.index("--raw") + 1]) if "--raw" in args else RAW
-        print(run(quick="--quick" in args, only=only, raw=raw))
+        ks = tuple(int(k) for k in args[args.index("--ks") + 1].split(",")) if "--ks" in args else SPEEDUPS
+        dets = tuple(args[args.index("--detectors") + 1].split(",")) if "--detectors" in args else tuple(DETECTORS)
+        print(run(quick="--quick" in args, only=only, raw=raw, ks=ks, detectors=dets))

@@ -2,11 +2,11 @@
 (city_street_a) and 1280x720 (highway_a), as `convoycount count CLIP --detector auto` runs
 it, against the fixed 640 input it used before and with `--stride 2`.
 
-Each configuration runs in a fresh Python process (`--one`), so that model loading, torch's
-thread pool and its OpenMP wait policy start as they would for a user:
-`analyze(clip, detector=..., imgsz=..., stride=..., line=<hand line>, end_s=SECONDS)` on the
-first SECONDS of the clip. Reported: clip frames / wall seconds (model load and the
-input-size look-ahead included), CPU milliseconds per clip frame (the process's user +
+Each configuration runs `analyze(clip, detector=..., imgsz=..., stride=..., line=<hand
+line>, end_s=SECONDS)` on the first SECONDS of the clip, in one process that has already
+imported ultralytics and torch (a 0.5 s warm-up analysis first: importing them costs a few
+CPU seconds once per process, not per frame). Reported: clip frames / wall seconds (model
+load and the input-size look-ahead included), CPU milliseconds per clip frame (the process's user +
 system time over all its threads: the steadier number while other work shares the 2
 cores), the 1-minute load average before and after, the input size used, and the count
 against the hand count of that span. `python benchmarks/bench_yolov10n_speed.py` prints a
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,12 +59,11 @@ def run_one(clip: Path, hand: dict, kw: dict) -> dict:
 def measure(quick: bool = False) -> list:
     hand = hand_counts()
     rows = []
+    import convoycount
+    convoycount.analyze(realclips_dir() / hand[CLIPS[0]]["file"], detector="auto", end_s=0.5)
     for label, kw in CONFIGS[:1] if quick else CONFIGS:
         for name in CLIPS:
-            args = json.dumps({"clip": str(realclips_dir() / hand[name]["file"]), "name": name, "kw": kw})
-            out = subprocess.run([sys.executable, __file__, "--one", args], check=True,
-                                 capture_output=True, text=True).stdout
-            row = {"config": label, **json.loads(out.strip().splitlines()[-1])}
+            row = {"config": label, **run_one(realclips_dir() / hand[name]["file"], hand[name], kw)}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
@@ -91,8 +89,4 @@ def run(quick: bool = False) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--one"]:
-        job = json.loads(sys.argv[2])
-        print(json.dumps(run_one(Path(job["clip"]), hand_counts()[job["name"]], job["kw"])))
-    else:
-        print(run(quick="--quick" in sys.argv))
+    print(run(quick="--quick" in sys.argv))
