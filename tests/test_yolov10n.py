@@ -226,3 +226,70 @@ def test_export_of_the_packaged_weights_goes_to_the_user_cache(tmp_path, monkeyp
     det = YoloDetector(str(out))
     assert det.classes == ("car", "motorcycle", "bus", "truck")
     assert "bus" in set(det.detect(bus_frame()).class_name)
+
+
+# --------------------------------------------------------------------------- input-size rule
+
+def boxes(*xyxy) -> "Detections":
+    from convoycount.detect.base import Detections
+    return Detections(list(xyxy), [0.9] * len(xyxy), ["car"] * len(xyxy), 0.0, 0)
+
+
+def test_input_size_follows_the_smallest_whole_vehicle():
+    """One finest-head stride (8 px) across the smallest vehicle at the network's input,
+    never below half the training size, never above it; no vehicle: the full size."""
+    from convoycount.detect.yolo import choose_input_size
+    # 640 px long side: a 13 px car needs 8 * 640 / 13 = 394 -> 416; a 40 px one only 128,
+    # held at 320 (half of 640); a 7 px one would need 731: the model's own 640
+    assert choose_input_size(13.0, 640, 640) == 416
+    assert choose_input_size(40.0, 640, 640) == 320
+    assert choose_input_size(7.0, 640, 640) == 640
+    assert choose_input_size(None, 640, 640) == 640
+    # the same car in a 1280 px frame is half as large at any input: twice the size needed
+    assert choose_input_size(26.0, 1280, 640) == 416
+    assert choose_input_size(20.0, 1280, 640) == 512
+
+
+def test_a_vehicle_cut_off_by_the_frame_edge_is_not_measured_as_small():
+    from convoycount.detect.yolo import smallest_vehicle_side
+    frame_dets = [boxes([0, 100, 9, 160], [200, 100, 260, 150]),       # 9 px: cut off at x = 0
+                  boxes([300, 351, 380, 360], [400, 40, 430, 58])]     # cut off at the bottom
+    assert smallest_vehicle_side(frame_dets, 640, 360) == (2, 18.0)
+    assert smallest_vehicle_side([boxes()], 640, 360) == (0, None)
+
+
+REALCLIPS = HIGHWAY_B.parent
+
+
+@pytest.mark.realclips
+@pytest.mark.skipif(not (REALCLIPS / "residential_a.mp4").is_file(), reason=f"real clips not at {REALCLIPS}")
+def test_the_rule_picks_a_small_input_for_big_vehicles_and_a_larger_one_for_small(yolov10n):
+    """Two real 640x360 streets: cars seen from above, >= 38 px across, run at 320; a
+    street with cars ~13 px across in the distance needs 416. The choice and its reason are
+    in the settings the report records, and `reset` gives the clip's size back."""
+    import dataclasses
+    from convoycount.detect.yolo import YoloDetector
+    from convoycount.pipeline import prepare_frames
+    from convoycount.video import probe
+    det = YoloDetector(yolov10n.resolved)
+    chosen = {}
+    for name in ("residential_a", "city_street_a"):
+        clip = REALCLIPS / f"{name}.mp4"
+        det.prepare(prepare_frames(clip, probe(clip), None, None))
+        chosen[name] = det.settings.input_size
+        assert det.settings.imgsz == chosen[name].imgsz
+    assert chosen["residential_a"].imgsz == 320 and chosen["residential_a"].smallest_side_px > 30
+    assert chosen["city_street_a"].imgsz in (384, 416, 448)
+    assert chosen["city_street_a"].smallest_side_px < 16
+    assert "finest-head stride" in chosen["city_street_a"].reason
+    assert dataclasses.asdict(det.settings)["input_size"]["imgsz"] == chosen["city_street_a"].imgsz
+    det.reset()
+    assert det.settings.imgsz == 640 and det.settings.input_size is None
+
+
+def test_a_given_imgsz_is_kept_whatever_the_clip_shows(yolov10n):
+    from convoycount.detect.yolo import YoloDetector
+    det = YoloDetector(yolov10n.resolved, imgsz=480)
+    frame = bus_frame()
+    det.prepare(iter([frame]))
+    assert det.settings.imgsz == 480 and det.settings.input_size is None

@@ -19,7 +19,11 @@ import, so `convoycount --help` and `probe` stay fast.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import itertools
 import logging
+import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +55,19 @@ COCO_IDS = {0: "person", 2: "car", 3: "motorcycle", 5: "bus", 6: "train", 7: "tr
 COCO_CLASS_COUNT = 80
 PERSON = "person"
 
+# The input-size rule (choose_input_size). A YOLO of this family (v8/v10/11) predicts boxes at
+# anchor points FINEST_STRIDE_PX apart on its finest head, and in training a box is a positive
+# only at anchor points inside it: a vehicle whose short side is below one stride at the
+# network's input may hold no anchor point at all. ultralytics trains with scale
+# augmentation 0.5 (objects shown at 0.5-1.5x), so below MIN_INPUT_SCALE of the training
+# size the network sees the scene smaller than it ever did. Inputs are multiples of the
+# largest stride, SIZE_STEP_PX.
+FINEST_STRIDE_PX = 8
+MIN_INPUT_SCALE = 0.5
+SIZE_STEP_PX = 32
+LOOKAHEAD_FRAMES = 8            # the first sampled frames the rule detects on at full size
+BORDER_PX = 1.0                 # a box this close to the frame edge is cut off: not its size
+
 
 @dataclass(frozen=True)
 class YoloSettings:
@@ -65,6 +82,46 @@ class YoloSettings:
     batch: int
     model_source: str              # where the weights were found (models.resolve_model)
     persons: bool = False          # person boxes kept in YoloDetector.persons
+    input_size: Optional["InputSizeChoice"] = None   # how `imgsz` was chosen, if by the rule
+
+
+@dataclass(frozen=True)
+class InputSizeChoice:
+    """The network input size picked from the vehicles' measured sizes (recorded in the
+    report's params): the smallest whole vehicle box in a look-ahead at the model's full
+    size, and the smallest input at which it still spans FINEST_STRIDE_PX."""
+    imgsz: int
+    full_imgsz: int                        # the model's own size, used for the look-ahead
+    frames_looked: int
+    vehicles_seen: int                     # boxes not cut off by the frame edge
+    smallest_side_px: Optional[float]      # their smallest short side, clip pixels
+    frame_long_side: int
+    reason: str
+
+
+def smallest_vehicle_side(detections: Iterable[Detections], width: int, height: int) -> tuple:
+    """(number of whole boxes, smallest short side in pixels or None) over `detections`.
+    Boxes touching the frame edge are left out: a vehicle half out of the picture is not
+    small, only cut off."""
+    sides = []
+    for d in detections:
+        x1, y1, x2, y2 = (d.xyxy[:, i] for i in range(4))
+        whole = ((x1 > BORDER_PX) & (y1 > BORDER_PX)
+                 & (x2 < width - BORDER_PX) & (y2 < height - BORDER_PX))
+        sides.extend(np.minimum(x2 - x1, y2 - y1)[whole].tolist())
+    return len(sides), (min(sides) if sides else None)
+
+
+def choose_input_size(smallest_side_px: Optional[float], long_side: int, full: int) -> int:
+    """The smallest input (a multiple of SIZE_STEP_PX, at least MIN_INPUT_SCALE x `full`, at
+    most `full`) at which a box `smallest_side_px` clip pixels across spans FINEST_STRIDE_PX
+    network pixels. The letterbox scales the clip's long side to the input size. No
+    vehicle measured: `full`."""
+    if smallest_side_px is None or smallest_side_px <= 0:
+        return full
+    floor = max(SIZE_STEP_PX, math.ceil(full * MIN_INPUT_SCALE / SIZE_STEP_PX) * SIZE_STEP_PX)
+    needed = FINEST_STRIDE_PX * long_side / smallest_side_px
+    return int(min(full, max(floor, math.ceil(needed / SIZE_STEP_PX) * SIZE_STEP_PX)))
 
 
 def model_labels(model_names: Mapping[int, str]) -> dict:
@@ -121,6 +178,14 @@ def pt_inference_imgsz(yolo) -> Optional[int]:
     ours = ckpt.get("convoycount") if isinstance(ckpt, dict) else None
     size = ours.get("inference_imgsz") if isinstance(ours, dict) else None
     return _as_size(size) or _as_size(yolo.overrides.get("imgsz"))
+
+
+def _recorded_inference_imgsz(yolo) -> bool:
+    """Did models/train/train.py record an inference size in this checkpoint? (A size
+    chosen on purpose for that model, which the input-size rule leaves alone.)"""
+    ckpt = getattr(yolo, "ckpt", None) or {}
+    ours = ckpt.get("convoycount") if isinstance(ckpt, dict) else None
+    return isinstance(ours, dict) and _as_size(ours.get("inference_imgsz")) is not None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -189,6 +254,13 @@ def _check_options(conf: float, iou: float, imgsz: Optional[int], batch: int, ma
 
 
 def _import_yolo():
+    if "torch" not in sys.modules:
+        # torch's OpenMP threads busy-wait between layers by default. On a machine whose
+        # cores are shared (here: 2 cores, load 8-11), the spinning thread burns the time
+        # the other one needs: measured 0.9 s CPU per 640x384 frame with two spinning
+        # threads against 70 ms passive. libgomp reads this once, when torch loads; a
+        # value the user set is kept.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         # ultralytics binds its log handler to the current sys.stdout when first
         # imported (and may print a "new settings file" notice): keep stdout clean
@@ -236,7 +308,7 @@ class YoloDetector:
         with _ultralytics_logs_to_stderr():
             self._model = self._load(YOLO, resolved)
             try:
-                names, imgsz = self._names_and_size(resolved, imgsz)
+                names, imgsz, self._auto_size = self._names_and_size(resolved, imgsz)
             except ConvoyCountError:
                 raise
             except Exception as exc:   # an export whose runtime (e.g. openvino) is missing
@@ -252,6 +324,7 @@ class YoloDetector:
                                      class_agnostic=bool(class_agnostic), max_det=int(max_det),
                                      batch=int(batch), model_source=resolved.source,
                                      persons=bool(persons))
+        self._full_imgsz = int(imgsz)
         self._names = np.array([self._ids.get(i, "") for i in range(max(self._ids) + 1)], dtype=object)
         self.info = self._describe(resolved)
 
@@ -288,11 +361,15 @@ class YoloDetector:
         return model
 
     def _names_and_size(self, resolved: ResolvedModel, imgsz: Optional[int]) -> tuple:
-        """The model's class names, and the inference size: `imgsz` if given, else the size
-        it was trained / exported at (DEFAULT_IMGSZ when it does not say). An exported
-        model with a fixed input only runs at its export size."""
+        """The model's class names, the inference size (`imgsz` if given, else the size it
+        was trained / exported at, DEFAULT_IMGSZ when it does not say), and whether
+        `prepare` may pick a smaller one from the clip (choose_input_size): only for a .pt
+        without a given size nor an inference size of its own recorded by train.py. An
+        exported model with a fixed input only runs at its export size."""
         if resolved.path is None or resolved.path.suffix.lower() == ".pt":
-            return self._model.names, imgsz or pt_inference_imgsz(self._model) or DEFAULT_IMGSZ
+            own = pt_inference_imgsz(self._model)
+            auto = imgsz is None and not _recorded_inference_imgsz(self._model)
+            return self._model.names, imgsz or own or DEFAULT_IMGSZ, auto
         # Exported formats build their runtime session on first predict: run one tiny
         # frame so names and metadata come from the session we keep (not a second load).
         self._model.predict(np.zeros((32, 32, 3), np.uint8), imgsz=imgsz or DEFAULT_IMGSZ,
@@ -304,14 +381,51 @@ class YoloDetector:
             raise ConvoyCountError(
                 f"{resolved.path} was exported for input size {exported}, got --imgsz {imgsz}: "
                 f"omit --imgsz or export again with `convoycount export --imgsz {imgsz}`")
-        return backend.names, imgsz or exported or DEFAULT_IMGSZ
+        return backend.names, imgsz or exported or DEFAULT_IMGSZ, False
 
     def prepare(self, frames: Iterable[Frame]) -> None:
-        """Nothing to learn from the clip as a whole: every frame is detected on its own."""
+        """The input-size rule, when the size is ours to choose (see _names_and_size):
+        detect the first LOOKAHEAD_FRAMES of `frames` (sampled over the clip) at the
+        model's full size, measure the smallest whole vehicle box, and run the clip at the
+        smallest input at which that vehicle still spans one finest-head stride
+        (choose_input_size). The choice and its reason go into `settings.input_size`."""
+        self.reset()
+        if not self._auto_size:
+            return
+        sample = list(itertools.islice(frames, LOOKAHEAD_FRAMES))
+        if callable(getattr(frames, "close", None)):
+            frames.close()
+        if not sample:
+            return
+        height, width = sample[0].image.shape[:2]
+        seen, smallest = smallest_vehicle_side(self.detect_batch(sample), width, height)
+        self.persons = []                      # the look-ahead's people are not the clip's
+        choice = self._input_size_choice(len(sample), seen, smallest, max(width, height))
+        self.settings = dataclasses.replace(self.settings, imgsz=choice.imgsz, input_size=choice)
+
+    def _input_size_choice(self, looked: int, seen: int, smallest: Optional[float],
+                           long_side: int) -> InputSizeChoice:
+        full = self._full_imgsz
+        size = choose_input_size(smallest, long_side, full)
+        if smallest is None:
+            why = f"no whole vehicle in {looked} look-ahead frames: the model's own {full}"
+        else:
+            spans = smallest * size / long_side
+            bound = (f">= {FINEST_STRIDE_PX} px (one finest-head stride), input >= "
+                     f"{MIN_INPUT_SCALE:g} x {full}" if spans >= FINEST_STRIDE_PX else
+                     f"under {FINEST_STRIDE_PX} px even at the model's own size, so that")
+            why = (f"smallest whole vehicle {smallest:.0f} px across (of {seen} in {looked} "
+                   f"look-ahead frames at {full}) spans {spans:.1f} px at input {size}: {bound}")
+        return InputSizeChoice(imgsz=size, full_imgsz=full, frames_looked=looked,
+                               vehicles_seen=seen, smallest_side_px=smallest,
+                               frame_long_side=long_side, reason=why)
 
     def reset(self) -> None:
-        """Forget the person boxes of the previous clip; detection itself has no state."""
+        """Forget the previous clip: its person boxes and the input size chosen for it."""
         self.persons = []
+        if self._auto_size and self.settings.input_size is not None:
+            self.settings = dataclasses.replace(self.settings, imgsz=self._full_imgsz,
+                                                input_size=None)
 
     def detect(self, frame: Frame) -> Detections:
         return self.detect_batch([frame])[0]
