@@ -21,17 +21,21 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-KIND_OF = {"loop": "repeat", "cut": "cut", "dup": "duplicated_frames", "gap": "gap", "reverse": "reversed"}
+KIND_OF = {"loop": "repeat", "cut": "cut", "dup": "duplicated_frames", "gap": "gap", "reverse": "reversed",
+           "speed": "speed_change"}
 SCENARIOS = ("two_way", "stop_and_go", "vertical", "shaky_noisy", "convoy25", "dense_overlap")
 KNOWN_REAL = {"intersection_clock": {"duplicated_frames"}, "dashcam_trucks": {"duplicated_frames"},
               "highway_a": {"duplicated_frames"}, "highway_b": {"duplicated_frames"},
               "residential_a": {"timestamp"}, "city_cut_a": {"cut"}}
 REAL_EDITS = {  # clip: (edit, a, b) seconds; ffmpeg builds the edit, x264 re-encodes it
-    "highway_a": [("loop", 4.0, 7.0), ("gap", 6.0, 8.0), ("cut", 7.0, None)],
-    "city_street_a": [("loop", 10.0, 13.0), ("gap", 20.0, 22.0), ("dup", 15.0, None)],
-    "highway_uk": [("loop", 3.0, 6.0), ("gap", 5.0, 7.0), ("cut", 6.0, None)],
-    "city_cut_a": [("loop", 8.0, 11.0), ("gap", 12.0, 14.0)],
+    "highway_a": [("loop", 4.0, 7.0), ("gap", 6.0, 8.0), ("cut", 7.0, None), ("reverse", 5.0, 7.5)],
+    "city_street_a": [("loop", 10.0, 13.0), ("gap", 20.0, 22.0), ("dup", 15.0, None),
+                      ("reverse", 30.0, 32.5), ("speed", 24.0, None)],
+    "highway_uk": [("loop", 3.0, 6.0), ("gap", 5.0, 7.0), ("cut", 6.0, None), ("reverse", 4.0, 6.5),
+                   ("dup", 5.0, None)],
+    "city_cut_a": [("loop", 8.0, 11.0), ("gap", 12.0, 14.0), ("reverse", 16.0, 18.5)],
     "highway_b": [("gap", 3.0, 4.5)],
+    "residential_a": [("speed", 40.0, None)],
 }
 
 
@@ -51,18 +55,26 @@ def _real_edit(src: Path, out: Path, edit: str, a: float, b, other: Path) -> dic
         fc = (f"{v}trim=0:{a},setpts=PTS-STARTPTS[p0];{v}trim={b},setpts=PTS-STARTPTS[p1];"
               f"[p0][p1]concat=n=2:v=1[o]")
         truth = {"kind": "gap", "start_s": a}
+    elif edit == "reverse":
+        fc = (f"{v}trim=0:{a},setpts=PTS-STARTPTS[p0];{v}trim={a}:{b},setpts=PTS-STARTPTS,reverse[p1];"
+              f"{v}trim={b},setpts=PTS-STARTPTS[p2];[p0][p1][p2]concat=n=3:v=1[o]")
+        truth = {"kind": "reversed", "start_s": a}
+    elif edit == "speed":   # from a on, every other frame dropped: that part plays twice as fast
+        fc = (f"{v}trim=0:{a},setpts=PTS-STARTPTS[p0];{v}trim={a},setpts=(PTS-STARTPTS)/2[p1];"
+              f"[p0][p1]concat=n=2:v=1[o]")
+        truth = {"kind": "speed_change", "start_s": a}
     elif edit == "cut":
         fc = (f"{v}trim=0:{a},setpts=PTS-STARTPTS,scale=640:360,setsar=1[p0];"
               f"[1:v]trim=0:5,setpts=PTS-STARTPTS,scale=640:360,setsar=1,fps=30[p1];"
               f"[p0]fps=30[q0];[q0][p1]concat=n=2:v=1[o]")
         truth = {"kind": "cut", "start_s": a}
-    else:  # dup: from a on, a 25 -> 30 fps conversion
-        fc = (f"{v}trim=0:{a},setpts=PTS-STARTPTS[p0];{v}trim={a},setpts=PTS-STARTPTS,fps=30[p1];"
-              f"[p0]fps=30[q0];[q0][p1]concat=n=2:v=1[o]")
+    else:  # dup: from a on, every 5th frame shown twice (that part slowed by 6/5 at the same rate)
+        fc = (f"{v}trim=0:{a},setpts=PTS-STARTPTS[p0];{v}trim={a},setpts=(PTS-STARTPTS)*6/5[p1];"
+              f"[p0][p1]concat=n=2:v=1[o]")
         truth = {"kind": "duplicated_frames", "start_s": a}
     cmd = [_ffmpeg(), "-v", "error", "-y", "-i", str(src)] + (["-i", str(other)] if edit == "cut" else [])
     cmd += ["-filter_complex", fc, "-map", "[o]", "-an", "-c:v", "libx264", "-preset", "veryfast",
-            "-crf", "26", "-fps_mode", "cfr", "-r", "30" if edit in ("cut", "dup") else _rate(src), str(out)]
+            "-crf", "26", "-fps_mode", "cfr", "-r", "30" if edit == "cut" else _rate(src), str(out)]
     subprocess.run(cmd, check=True)
     return truth
 

@@ -15,6 +15,8 @@ import numpy as np
 
 THUMB_W, THUMB_H = 64, 36       # 16:9; a 4 m vehicle at 16 px/m is still ~6 px wide
 HIST_BINS = 16
+EDGE = 1                        # thumbnail px left out at the border (a shake uncovers it)
+SOLID_DIFF = 12.0               # grey levels: something moved there, not a codec's re-quantising
 
 
 @dataclass
@@ -57,6 +59,27 @@ class SignatureLog:
             diff = np.diff(g, axis=0).reshape(len(g) - 1, -1)
             diff -= np.median(diff, axis=1, keepdims=True)
             d[1:] = np.abs(diff).mean(axis=1)
+        return d
+
+    @cached_property
+    def solid_change(self) -> np.ndarray:
+        """solid_change[i]: share of the picture where a solid patch (>= 2x2 thumbnail
+        px) of frame i is more than SOLID_DIFF grey levels brighter or darker than
+        anything within one thumbnail pixel of it in frame i-1, or the other way round.
+        A vehicle that vanishes or appears changes a solid patch; a vehicle moving one
+        frame's distance and a shaking camera move edges by under a thumbnail pixel
+        (10-20 px of the frame), which the neighbourhood absorbs; sensor and codec noise
+        leave single pixels, which the 2x2 erosion removes."""
+        g = self.grey
+        d = np.zeros(len(g), dtype=np.float32)
+        near, solid = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
+        for i in range(1, len(g)):
+            prev = g[i - 1]
+            cur = g[i] - np.median(g[i] - prev)           # an exposure change is not a jump
+            mask = np.zeros(prev.shape, dtype=bool)
+            for a, b in ((prev, cur), (cur, prev)):
+                mask |= (b > cv2.dilate(a, near) + SOLID_DIFF) | (b < cv2.erode(a, near) - SOLID_DIFF)
+            d[i] = cv2.erode(mask.astype(np.uint8), solid)[EDGE:-EDGE, EDGE:-EDGE].mean()
         return d
 
     @cached_property
