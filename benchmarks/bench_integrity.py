@@ -80,8 +80,15 @@ def _real_edit(src: Path, out: Path, edit: str, a: float, b, other: Path) -> dic
 
 
 def _rate(src: Path) -> str:
+    """The clip's own frame rate, exactly (30000/1001, not 29.97003: a rounded rate makes
+    the encoder drop a frame every few seconds, a real gap the edit did not intend);
+    the measured one for a variable-rate clip."""
+    import av
     from convoycount.video import probe
-    return f"{probe(src).fps_measured:.5f}"
+    measured = probe(src).fps_measured
+    with av.open(str(src)) as c:
+        rate = c.streams.video[0].guessed_rate
+    return str(rate) if rate and abs(float(rate) / measured - 1) < 0.02 else f"{measured:.5f}"
 
 
 def _score(findings, truth, known: set, tally, name):

@@ -15,6 +15,7 @@ from .signatures import SignatureLog
 from .timestamps import find_timestamp_issues
 
 SEAM_FRAMES = 2          # a leap this close to a repeat's or reversal's edge is its seam
+SEAM_TOL_S = 0.5         # a repeat found from motion starts this close to a jump in the picture
 
 
 def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple] = None) -> IntegrityReport:
@@ -31,7 +32,9 @@ def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple
     x = log.normalised()
     jumps = [lp.index for lp in leaps if not lp.is_cut]
     rev, paired = find_reversed_splices(x, t, jumps)
-    reps = merge_repeats(find_seam_repeats(x, t, [i for i in jumps if i not in paired]), find_repeats(x, t))
+    near = int(round(SEAM_TOL_S / float(np.median(np.diff(t)))))
+    reps = merge_repeats(find_seam_repeats(x, t, [i for i in jumps if i not in paired]), find_repeats(x, t),
+                         [lp.index for lp in leaps], near)
     findings += rev + [_repeat_finding(r, t) for r in reps]
     seams = set(paired) | {e for r in reps for e in (r.copy[0], r.copy[1] + 1, r.source[0], r.source[1] + 1)}
     if tracks is not None and size is not None:

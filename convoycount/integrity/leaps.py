@@ -17,8 +17,8 @@ WINDOW = 10              # frames each side for the local level
 LEAP_RATIO = 4.0         # a leap's solid change is this many times the local level...
 LEAP_MIN = 0.003         # ...and at least this share of the picture (a small car's body)
 LEVEL_FLOOR = 0.001      # solid share: the level of footage where nothing jumps
-STEP_RATIO = 2.0         # and the picture's mean change is this many times its local level
-STEP_FLOOR = 0.15        # grey levels: the level of a still scene is noise, not zero
+STEP_RATIO = 4.5         # and the mean change beyond shake is this many times its local level
+STEP_FLOOR = 0.02        # grey levels: the level of a still scene is noise, not zero
 SIDE = 6                 # frames each side whose median picture is the background
 BG_DIFF = 20.0           # grey levels: a background pixel that changed
 CUT_SHARE = 0.35         # a cut changes at least this share of the background
@@ -38,9 +38,10 @@ class Leap:
 def find_leaps(log, dup: np.ndarray) -> list:
     """Jumps in the picture. Two measures must agree: the solid change (what appears
     or vanishes as a patch, blind to shake and noise, see SignatureLog.solid_change)
-    and the mean change (which a vehicle passing close to the camera, or a burst of
-    codec noise on a solid patch, does not raise far above its neighbours)."""
-    solid, step = log.solid_change, log.step
+    and the mean change beyond shake (steady_step), which one near vehicle moving
+    fast through a low-frame-rate clip, or codec noise on a solid patch, does not
+    raise far above its neighbours while a jump of the whole scene does."""
+    solid, step = log.solid_change, log.steady_step
     leaps = []
     for i in range(1, len(solid)):
         if solid[i] < LEAP_MIN:

@@ -48,6 +48,7 @@ def find_repeats(x: np.ndarray, t: np.ndarray) -> list:
     return _drop_contained(out)
 
 
+
 def find_seam_repeats(x: np.ndarray, t: np.ndarray, seams: list) -> list:
     """Repeats that start at a jump in the picture (`seams`: first frame after each
     non-cut leap). A loop's seam jumps back in time: the picture after it is one shown
@@ -82,9 +83,13 @@ def _hold(x: np.ndarray, start: int, k: int, limit: float) -> int:
     return last
 
 
-def merge_repeats(seam: list, found: list) -> list:
+def merge_repeats(seam: list, found: list, jumps: list, near: int) -> list:
     """Seam repeats know where the copy starts; a motion-found repeat with (about) the
-    same offset overlapping one is the same copy."""
+    same offset overlapping one is the same copy. A forward copy spliced into footage
+    leaves a jump where it starts, so a motion-found one is kept only when a jump
+    (`jumps`, frame indices) is within `near` frames of its start: footage that
+    resembles itself without one (look-alike vehicles at a regular spacing, moving
+    at one speed) is the scene, not an edit."""
     def same(a, b):
         return (not b.backwards and abs((a.copy[0] - a.source[0]) - (b.copy[0] - b.source[0])) <= 2
                 and a.copy[0] <= b.copy[1] and b.copy[0] <= a.copy[1])
@@ -92,7 +97,8 @@ def merge_repeats(seam: list, found: list) -> list:
     for r in found:
         twin = next((s for s in out if same(s, r)), None)
         if twin is None:
-            out.append(r)
+            if r.backwards or any(abs(r.copy[0] - j) <= near for j in jumps):
+                out.append(r)
         elif r.copy[1] > twin.copy[1]:
             out[out.index(twin)] = Repeat((twin.copy[0], r.copy[1]), (twin.source[0], r.source[1]), False)
     return sorted(out, key=lambda r: r.copy[0])
