@@ -42,12 +42,16 @@ def find_leaps(log, dup: np.ndarray) -> list:
     fast through a low-frame-rate clip, or codec noise on a solid patch, does not
     raise far above its neighbours while a jump of the whole scene does."""
     solid, step = log.solid_change, log.steady_step
+    dt = np.diff(log.t)
+    frame_s = float(np.median(dt)) if len(dt) else 1.0
     leaps = []
     for i in range(1, len(solid)):
         if solid[i] < LEAP_MIN:
             continue
+        # a frame after a longer pts interval (a phone's variable rate) carries that much more motion
+        span = max(1.0, dt[i - 1] / frame_s) if frame_s > 0 else 1.0
         ratio = solid[i] / _level(solid, dup, i, LEVEL_FLOOR)
-        if ratio >= LEAP_RATIO and step[i] >= STEP_RATIO * _level(step, dup, i, STEP_FLOOR):
+        if ratio >= LEAP_RATIO * span and step[i] >= STEP_RATIO * span * _level(step, dup, i, STEP_FLOOR):
             leaps.append(Leap(i, float(ratio), _background_share(log.grey, i)))
     return leaps
 
