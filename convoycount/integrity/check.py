@@ -12,6 +12,7 @@ from .leaps import find_leaps
 from .repeats import find_repeats, find_seam_repeats, merge_repeats
 from .reversed import find_reversed, find_reversed_splices
 from .signatures import SignatureLog
+from .speed import find_speed_change
 from .timestamps import find_timestamp_issues
 
 SEAM_FRAMES = 2          # a leap this close to a repeat's or reversal's edge is its seam
@@ -41,7 +42,7 @@ def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple
         clip = (float(t[0]), float(t[-1]))
         more = find_reversed(tracks, size[0], size[1], [float(t[lp.index]) for lp in leaps], clip)
         more = [f for f in more if not any(f.start_s <= r.end_s and r.start_s <= f.end_s for r in rev)]
-        findings += more
+        findings += more + find_speed_change(tracks, size[0], size[1], clip)
         seams |= {int(np.searchsorted(t, e - 1e-6)) + k for f in more for e in (f.start_s, f.end_s)
                   for k in (0, 1)}
     findings += _gaps(t, leaps, seams)

@@ -43,7 +43,7 @@ def synth_command(
     noise: Annotated[Optional[float], typer.Option("--noise", help="Sensor noise sigma, grey levels.")] = None,
     crf: Annotated[Optional[int], typer.Option(help="x264 quality (0-51, lower is better).")] = None,
     edit: Annotated[Optional[str], typer.Option(
-        "--edit", help="Edit the clip as a forger would: loop | cut | reverse | dup | gap "
+        "--edit", help="Edit the clip as a forger would: loop | cut | reverse | dup | gap | speed "
                        "(the truth file records it exactly).")] = None,
 ) -> None:
     """Generate a synthetic convoy clip with exact ground truth."""
