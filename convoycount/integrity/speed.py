@@ -56,7 +56,7 @@ def find_speed_change(tracks, width: int, height: int, clip: tuple) -> list:
                     f"from {moment:.2f} s the footage plays {ratio:.2f}x as fast as before: speed-up "
                     f"K {k1.speedup:.2f} ({k1.interval[0]:.2f}-{k1.interval[1]:.2f}) before, "
                     f"{k2.speedup:.2f} ({k2.interval[0]:.2f}-{k2.interval[1]:.2f}) after, intervals "
-                    f"apart (frames dropped, or the part sped up or slowed down)",
+                    f"apart (frames dropped or the part sped up)",
                     confidence=min(1.0, 0.5 + abs(math.log(ratio)) / 2))]
 
 
