@@ -11,7 +11,8 @@ from convoycount.synth import generate, scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-EDITS = {"loop": "repeat", "cut": "cut", "dup": "duplicated_frames", "gap": "gap"}
+# reverse too: a span played backwards in place is found from the frames alone
+EDITS = {"loop": "repeat", "cut": "cut", "dup": "duplicated_frames", "gap": "gap", "reverse": "reversed"}
 
 
 def _cfg(seed=3, **kw):
@@ -76,6 +77,54 @@ def test_a_looped_clip_is_judged_on_distinct_vehicles(edited, tmp_path):
     assert d["claim"]["observed"] == n and d["claim"]["verdict"] in ("inconsistent", "unsupported")
     assert "distinct" in d["claim"]["reason"]
     assert [f["kind"] for f in d["integrity"]["findings"]] == ["repeat"]
+
+
+@pytest.mark.slow
+def test_a_looped_clip_s_evidence_shows_each_vehicle_once_and_the_edit_first(edited, tmp_path):
+    import convoycount
+    from convoycount.evidence import write_evidence
+    path, truth = edited["loop"]
+    report = convoycount.analyze(path)
+    write_evidence(report, tmp_path / "ev", annotate=False)
+    layout = json.loads((tmp_path / "ev" / "contact_sheet.json").read_text())
+    assert layout["total"] == report.distinct == len(layout["tiles"]) < layout["crossings"] == report.total
+    listed = {r["track_id"] for tile in layout["tiles"] for r in tile["replays"]}
+    assert listed == set(report.repeat_of) and not listed & {t["track_id"] for t in layout["tiles"]}
+    page = (tmp_path / "ev" / "report.html").read_text()
+    assert page.index("id=integrity") < page.index("id=count") < page.index("id=sheet")
+    assert page.count("<figure>") == 2 and "replayed at" in page
+
+
+def test_thumbnail_pairs_show_a_repeat_s_copy_and_source_alike_and_a_gap_s_sides_apart(edited):
+    import types
+
+    import cv2
+    import numpy as np
+
+    from convoycount.integrity.pairs import finding_pairs
+
+    def pictures(kind):
+        path, _ = edited[kind]
+        report = types.SimpleNamespace(integrity=check(signatures_of(path)), input_path=path)
+        (pair,) = finding_pairs(report).values()
+        return [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).astype(float)
+                for _, png in pair]
+
+    def changed(a, b):      # share of the picture where something is there in one and not the other
+        return float(np.mean(np.abs(a - b) > 40))
+
+    copy_src, before_after = changed(*pictures("loop")), changed(*pictures("gap"))
+    assert copy_src < 0.001 and before_after > 0.005, (copy_src, before_after)
+
+
+def test_the_annotated_video_marks_findings_while_they_are_in_effect():
+    from convoycount.integrity import IntegrityReport
+    rep = IntegrityReport(findings=[Finding("repeat", 5.0, 8.0, "x", 0.9, 2.0, 5.0),
+                                    Finding("cut", 12.0, 12.0, "y", 0.9)])
+    assert rep.marks_at(1.0) == []
+    assert rep.marks_at(6.0) == ["EDIT? repeat 5.00-8.00 s of 2.00 s"]
+    assert rep.marks_at(11.7) == ["EDIT? cut 12.00-12.00 s"] == rep.marks_at(12.4)
+    assert rep.marks_at(12.6) == []
 
 
 @pytest.mark.parametrize("clip", sorted(p.name for p in SAMPLES.glob("*.mp4")))

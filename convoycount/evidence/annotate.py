@@ -163,6 +163,8 @@ class Annotator:
             by_dir[e.direction] = by_dir.get(e.direction, 0) + 1
         if by_dir:
             lines.append("  ".join(f"{DIRECTION_SHORT.get(d, d)} {c}" for d, c in by_dir.items()))
+        integrity = getattr(self.report, "integrity", None)      # edits in effect now (issue 17)
+        lines += integrity.marks_at(time_s) if integrity is not None else []
         draw_panel(img, lines, 0.8 * sc)
         return img
 

@@ -22,6 +22,8 @@ VERDICT_GLOSS = {
 }
 
 CSS = """
+.pair .row{display:flex;gap:8px;flex-wrap:wrap}.pair figure{margin:0}.pair img{width:320px}
+.pair figcaption{font-size:0.85em;color:#555}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;
 background:#f4f5f7;line-height:1.45}
 main{max-width:1100px;margin:0 auto;padding:16px 20px 40px}
@@ -192,8 +194,9 @@ def _bases_section(d: dict) -> str:
               "&times; K. Windows are on their basis' own clock.</p></section>")
 
 
-def _integrity_section(d: dict) -> str:
-    """Signs of editing, right under the verdict: a count of edited footage is suspect."""
+def _integrity_section(d: dict, pairs: Optional[dict] = None) -> str:
+    """Signs of editing, first on the page when there are any: a count of edited
+    footage is suspect. `pairs`: {finding position: ((caption, png), (caption, png))}."""
     integ = d.get("integrity")
     if not integ or not integ.get("checked"):
         return "<p class=muted id=integrity>Integrity: not checked (--no-integrity).</p>"
@@ -207,8 +210,19 @@ def _integrity_section(d: dict) -> str:
             + ", ".join(f"track {e['track_id']} repeats track {e['repeat_of']}" for e in repeated)
             + f". Distinct vehicles: {d['count']['distinct']} of {d['count']['total']} crossings.</p>"
             if repeated else "")
+    figs = "".join(_pair_figure(integ["findings"][k], pair) for k, pair in sorted((pairs or {}).items()))
     return ("<section id=integrity><h2>Integrity: signs of editing</h2>" + note
-            + _table(rows, ["kind", "start (s)", "end (s)", "source (s)", "detail"]) + "</section>")
+            + _table(rows, ["kind", "start (s)", "end (s)", "source (s)", "detail"])
+            + (f"<div class=pairs>{figs}</div>" if figs else "")
+            + "<p class=muted>The findings are also marked on the timeline below and in the "
+              "annotated video.</p></section>")
+
+
+def _pair_figure(f: dict, pair: tuple) -> str:
+    imgs = "".join(f"<figure>{_png(png, cap)}<figcaption>{_e(cap)}</figcaption></figure>"
+                   for cap, png in pair)
+    return (f"<div class=pair><p><b>{_e(f['kind'])}</b> at {_num(f['start_s'], 2)} s</p>"
+            f"<div class=row>{imgs}</div></div>")
 
 
 def _events_section(d: dict) -> str:
@@ -282,14 +296,18 @@ def render_html(report, *, contact_sheet_png: Optional[bytes], timeline_png: Opt
     video = (f"<p>Every analysed frame, annotated: <code>{_e(annotated)}</code> "
              "(beside this page; same frame count and timestamps as the input).</p>"
              if annotated else "<p class=muted>No annotated video was written.</p>")
+    from ..integrity.pairs import finding_pairs
+    integrity = _integrity_section(d, finding_pairs(report))
+    edited = bool((d.get("integrity") or {}).get("findings"))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>",
+        integrity if edited else "",
         _verdict_block(d),
-        _integrity_section(d),
+        "" if edited else integrity,
         _count_section(d),
         _time_section(d),
         _bases_section(d),

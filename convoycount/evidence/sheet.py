@@ -1,5 +1,9 @@
 """The contact sheet: one tile per counted vehicle, in time order.
 
+A crossing that replays earlier footage (integrity: a loop, a copy-paste) is the
+same vehicle again: it gets no tile of its own but is listed on the tile of the
+crossing it repeats ("replayed at ..."), so the tiles are the distinct vehicles.
+
 A reader counts the tiles (that is the count) and looks at each one: is it a
 vehicle, is it a different vehicle from its neighbours, is it at the line?
 Each tile is cropped from the frame of the observation nearest the crossing,
@@ -39,6 +43,7 @@ class TileSpec:
     frame_index: int             # frame to crop from
     box: tuple                   # (x1, y1, x2, y2) on that frame
     frame_time_s: Optional[float]   # time of that observation (None: taken from the event)
+    replays: tuple = ()          # crossings (events) that replay this one's footage
 
 
 def plan_tiles(report) -> list:
@@ -46,9 +51,16 @@ def plan_tiles(report) -> list:
     observation whose box the event reports (the one nearest the crossing), on
     that observation's own frame, so box and picture always agree."""
     tracks = {t.track_id: t for t in report.tracks}
+    repeat_of = getattr(report, "repeat_of", None) or {}
     specs = []
     events = sorted(report.events, key=lambda e: (e.clip_time_s, e.track_id))
+    replays = {}
+    for e in events:
+        if e.track_id in repeat_of:
+            replays.setdefault(repeat_of[e.track_id], []).append(e)
+    events = [e for e in events if e.track_id not in repeat_of]
     for n, e in enumerate(events, 1):
+        again = tuple(replays.get(e.track_id, ()))
         tr = tracks.get(e.track_id)
         obs = None
         if tr is not None and tr.observations:
@@ -56,9 +68,9 @@ def plan_tiles(report) -> list:
             pool = same or tr.observations
             obs = min(pool, key=lambda o: abs(o.time_s - e.clip_time_s))
         if obs is not None:
-            specs.append(TileSpec(n, e, obs.frame_index, tuple(obs.box), obs.time_s))
+            specs.append(TileSpec(n, e, obs.frame_index, tuple(obs.box), obs.time_s, again))
         else:
-            specs.append(TileSpec(n, e, e.frame_index, tuple(e.box), None))
+            specs.append(TileSpec(n, e, e.frame_index, tuple(e.box), None, again))
     return specs
 
 
@@ -134,13 +146,16 @@ def compose(report, specs: list, tiles: dict) -> tuple:
     height = TITLE_H + rows * (TILE_H + GAP) + GAP
     sheet = np.full((height, width, 3), 25, dtype=np.uint8)
     noun = "vehicle" if n == 1 else "vehicles"
-    _put(sheet, _fit(f"{n} {noun} counted at the line  -  {printable_path(Path(report.input_path).name)}",
+    replayed = sum(len(s.replays) for s in specs)
+    head = f"{n} {noun} counted at the line" + (f" ({n + replayed} crossings as played)" if replayed else "")
+    _put(sheet, _fit(f"{head}  -  {printable_path(Path(report.input_path).name)}",
                      width - 2 * GAP, 0.7), (GAP, 24), 0.7, (255, 255, 255), 2)
-    _put(sheet, _fit("one tile per counted vehicle, in time order; box = its detection "
-                     "nearest the crossing; amber = counting line", width - 2 * GAP, 0.45),
-         (GAP, 44), 0.45, (190, 190, 190))
+    sub = ("one tile per distinct vehicle; replays of looped footage are listed on its tile"
+           if replayed else "one tile per counted vehicle, in time order")
+    _put(sheet, _fit(sub + "; box = its detection nearest the crossing; amber = counting line",
+                     width - 2 * GAP, 0.45), (GAP, 44), 0.45, (190, 190, 190))
     layout = {"image": "contact_sheet.png", "width": width, "height": height, "total": n,
-              "columns": cols, "rows": rows, "tiles": []}
+              "crossings": n + replayed, "columns": cols, "rows": rows, "tiles": []}
     for i, spec in enumerate(specs):
         r, c = divmod(i, cols)
         x, y = GAP + c * (TILE_W + GAP), TITLE_H + r * (TILE_H + GAP)
@@ -155,8 +170,9 @@ def compose(report, specs: list, tiles: dict) -> tuple:
         sheet[y:y + CROP_H, x:x + CROP_W] = pic
         sheet[y + CROP_H:y + TILE_H, x:x + TILE_W] = (55, 55, 55)
         real = "?" if e.real_time_s is None else f"{e.real_time_s:.2f} s"
+        again = ", ".join(f"{r.clip_time_s:.2f} s" for r in spec.replays)
         labels = [f"{spec.n}. track #{e.track_id}  {e.class_name}",
-                  f"{DIRECTION_SHORT.get(e.direction, e.direction)}",
+                  f"{DIRECTION_SHORT.get(e.direction, e.direction)}" + (f"  replayed at {again}" if again else ""),
                   f"clip {e.clip_time_s:.2f} s  real {real}"]
         for j, t in enumerate(labels):
             _put(sheet, _fit(t, TILE_W - 8, 0.45), (x + 4, y + CROP_H + (j + 1) * LABEL_LINE_H - 3),
@@ -171,5 +187,7 @@ def compose(report, specs: list, tiles: dict) -> tuple:
             "crop_px": None if crop is None else list(crop),
             "tile": {"x": x, "y": y, "w": TILE_W, "h": TILE_H},
             "picture": {"x": x, "y": y, "w": CROP_W, "h": CROP_H},
-            "missing": got is None})
+            "missing": got is None,
+            "replays": [{"track_id": r.track_id, "clip_time_s": round(r.clip_time_s, 4)}
+                        for r in spec.replays]})
     return sheet, layout

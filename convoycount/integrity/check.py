@@ -9,12 +9,14 @@ from .cuts import find_cuts
 from .duplicated import duplicate_mask, find_duplicates
 from .findings import Finding, IntegrityReport
 from .leaps import find_leaps
-from .repeats import find_repeats
-from .reversed import find_reversed
+from .repeats import find_repeats, find_seam_repeats, merge_repeats
+from .reversed import find_reversed, find_reversed_splices
 from .signatures import SignatureLog
+from .speed import find_speed_change
 from .timestamps import find_timestamp_issues
 
 SEAM_FRAMES = 2          # a leap this close to a repeat's or reversal's edge is its seam
+SEAM_TOL_S = 0.5         # a repeat found from motion starts this close to a jump in the picture
 
 
 def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple] = None) -> IntegrityReport:
@@ -26,16 +28,22 @@ def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple
         return report
     t, step = log.t, log.step
     dup = duplicate_mask(step)
-    leaps = find_leaps(step, log.grey, dup)
+    leaps = find_leaps(log, dup)
     findings = find_timestamp_issues(t) + find_duplicates(t, step) + find_cuts(t, leaps)
-    reps = find_repeats(log.normalised(), t)
-    findings += [_repeat_finding(r, t) for r in reps]
-    seams = {e for r in reps for e in (r.copy[0], r.copy[1] + 1, r.source[0], r.source[1] + 1)}
+    x = log.normalised()
+    jumps = [lp.index for lp in leaps if not lp.is_cut]
+    rev, paired = find_reversed_splices(x, t, jumps)
+    near = int(round(SEAM_TOL_S / float(np.median(np.diff(t)))))
+    reps = merge_repeats(find_seam_repeats(x, t, [i for i in jumps if i not in paired]), find_repeats(x, t),
+                         [lp.index for lp in leaps], near)
+    findings += rev + [_repeat_finding(r, t) for r in reps]
+    seams = set(paired) | {e for r in reps for e in (r.copy[0], r.copy[1] + 1, r.source[0], r.source[1] + 1)}
     if tracks is not None and size is not None:
         clip = (float(t[0]), float(t[-1]))
-        rev = find_reversed(tracks, size[0], size[1], [float(t[lp.index]) for lp in leaps], clip)
-        findings += rev
-        seams |= {int(np.searchsorted(t, e - 1e-6)) + k for f in rev for e in (f.start_s, f.end_s)
+        more = find_reversed(tracks, size[0], size[1], [float(t[lp.index]) for lp in leaps], clip)
+        more = [f for f in more if not any(f.start_s <= r.end_s and r.start_s <= f.end_s for r in rev)]
+        findings += more + find_speed_change(tracks, size[0], size[1], clip)
+        seams |= {int(np.searchsorted(t, e - 1e-6)) + k for f in more for e in (f.start_s, f.end_s)
                   for k in (0, 1)}
     findings += _gaps(t, leaps, seams)
     report.findings = sorted(findings, key=lambda f: (f.start_s, f.kind))

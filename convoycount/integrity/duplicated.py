@@ -9,9 +9,9 @@ import numpy as np
 
 from .findings import Finding
 
-STILL_MAX = 0.1          # grey levels on the thumbnail: compression noise, not motion
-MOVING = 0.15            # grey levels: a step that moves (slow synthetic traffic: ~0.2)
-STILL_SHARE = 0.2        # ...and under this share of the motion around it
+MOVING = 0.06            # grey levels: footage that moves (a re-encoded repeat of a picture: 0-0.03)
+STILL_SHARE = 0.15       # a duplicate changes under this share of the motion around it
+NEIGHBOUR_SHARE = 0.5    # the frames either side of a duplicate move at least this share of the level
 WINDOW = 8               # frames each side that set the local motion level
 MERGE_S = 2.0            # duplicates closer than this belong to one stretch
 MIN_DUPS = 4             # fewer is an encoder hiccup, not a pattern
@@ -22,15 +22,19 @@ MIN_SPAN_S = 1.0         # a pattern, not a moment
 def duplicate_mask(step: np.ndarray) -> np.ndarray:
     """True for frame i when it repeats frame i-1 inside moving footage: a short run
     (<= MAX_RUN) of still steps between moving ones. A still scene repeats itself
-    too, for longer, and that is not a duplicate."""
+    too, for longer, and that is not a duplicate.
+
+    The test is relative to the motion around, not an absolute grey level: every new
+    capture differs from the last by the scene's motion and the sensor's noise, a
+    repeated picture only by the codec's re-quantising, so in a noisy or shaky clip a
+    duplicate's step is larger in grey levels but as small a share of its neighbours'."""
     n = len(step)
     still = np.zeros(n, dtype=bool)
+    level = np.zeros(n)
     for i in range(1, n):
-        if step[i] >= STILL_MAX:
-            continue
         around = np.concatenate([step[max(1, i - WINDOW):i], step[i + 1:i + 1 + WINDOW]])
-        level = np.percentile(around, 75) if len(around) >= 4 else 0.0
-        still[i] = level > MOVING and step[i] < STILL_SHARE * level
+        level[i] = np.percentile(around, 75) if len(around) >= 4 else 0.0
+        still[i] = level[i] > MOVING and step[i] < STILL_SHARE * level[i]
     dup = np.zeros(n, dtype=bool)
     i = 1
     while i < n:
@@ -40,8 +44,10 @@ def duplicate_mask(step: np.ndarray) -> np.ndarray:
         j = i
         while j + 1 < n and still[j + 1]:
             j += 1
-        moving_after = j + 1 < n and step[j + 1] >= MOVING
-        moving_before = step[i - 1] >= MOVING
+        # both sides move at the local pace: a vehicle slowing to a stop and moving
+        # off again dips smoothly, a repeated picture drops out between moving frames
+        moving_after = j + 1 < n and step[j + 1] >= NEIGHBOUR_SHARE * level[i]
+        moving_before = step[i - 1] >= NEIGHBOUR_SHARE * level[i]
         if j - i + 1 <= MAX_RUN and moving_before and moving_after:
             dup[i:j + 1] = True
         i = j + 1

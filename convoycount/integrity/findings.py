@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+MARK_HOLD_S = 0.5        # a momentary finding is marked this long either side in the video
 KINDS = ("repeat", "cut", "reversed", "duplicated_frames", "gap", "timestamp", "speed_change")
 
 
@@ -54,6 +55,17 @@ class IntegrityReport:
     def to_dict(self) -> dict:
         return {"checked": self.checked, "frames": self.frames,
                 "findings": [f.to_dict() for f in self.findings], "notes": list(self.notes)}
+
+    def marks_at(self, time_s: float) -> list:
+        """One short line per finding in effect at `time_s`, for the annotated video; a
+        finding at one moment (a cut, a gap) stays up MARK_HOLD_S either side so it
+        can be seen."""
+        out = []
+        for f in self.findings:
+            if f.start_s - MARK_HOLD_S <= time_s <= max(f.end_s, f.start_s) + MARK_HOLD_S:
+                src = f" of {f.source_start_s:.2f} s" if f.source_start_s is not None else ""
+                out.append(f"EDIT? {f.kind} {f.start_s:.2f}-{f.end_s:.2f} s{src}")
+        return out
 
     def summary_lines(self) -> list:
         if not self.checked:

@@ -14,21 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 
 WINDOW = 10              # frames each side for the local level
-LEAP_RATIO = 4.0         # a leap changes the picture this many times the local level...
-LEAP_MIN = 0.5           # ...and by at least this many grey levels (thumbnail mean)
-LEVEL_FLOOR = 0.15       # grey levels: the level of a still scene is noise, not zero
+LEAP_RATIO = 4.0         # a leap's solid change is this many times the local level...
+LEAP_MIN = 0.003         # ...and at least this share of the picture (a small car's body)
+LEVEL_FLOOR = 0.001      # solid share: the level of footage where nothing jumps
+STEP_RATIO = 4.5         # and the mean change beyond shake is this many times its local level
+STEP_FLOOR = 0.02        # grey levels: the level of a still scene is noise, not zero
 SIDE = 6                 # frames each side whose median picture is the background
 BG_DIFF = 20.0           # grey levels: a background pixel that changed
 CUT_SHARE = 0.35         # a cut changes at least this share of the background
-STRONG_DIFF = 12.0       # grey levels: a pixel where something moved, not a codec's re-quantising
-STRONG_MIN = 0.01        # a leap moves things in at least this share of the picture (a keyframe
-                         # re-quantising a still scene changes many pixels a little, few a lot)
 
 
 @dataclass(frozen=True)
 class Leap:
     index: int           # first frame after the leap
-    ratio: float         # step / local level
+    ratio: float         # solid change / its local level
     background_share: float   # share of the picture whose background changed
 
     @property
@@ -36,28 +35,38 @@ class Leap:
         return self.background_share >= CUT_SHARE
 
 
-def find_leaps(step: np.ndarray, grey: np.ndarray, dup: np.ndarray) -> list:
+def find_leaps(log, dup: np.ndarray) -> list:
+    """Jumps in the picture. Two measures must agree: the solid change (what appears
+    or vanishes as a patch, blind to shake and noise, see SignatureLog.solid_change)
+    and the mean change beyond shake (steady_step), which one near vehicle moving
+    fast through a low-frame-rate clip, or codec noise on a solid patch, does not
+    raise far above its neighbours while a jump of the whole scene does."""
+    solid, step = log.solid_change, log.steady_step
+    dt = np.diff(log.t)
+    frame_s = float(np.median(dt)) if len(dt) else 1.0
     leaps = []
-    n = len(step)
-    for i in range(1, n):
-        if step[i] < LEAP_MIN:
+    for i in range(1, len(solid)):
+        if solid[i] < LEAP_MIN:
             continue
-        ratio = step[i] / _level(step, dup, i)
-        if ratio >= LEAP_RATIO and np.mean(np.abs(grey[i] - grey[i - 1]) > STRONG_DIFF) >= STRONG_MIN:
-            leaps.append(Leap(i, float(ratio), _background_share(grey, i)))
+        # a frame after a longer pts interval (a phone's variable rate) carries that much more motion
+        span = max(1.0, dt[i - 1] / frame_s) if frame_s > 0 else 1.0
+        ratio = solid[i] / _level(solid, dup, i, LEVEL_FLOOR)
+        if ratio >= LEAP_RATIO * span and step[i] >= STEP_RATIO * span * _level(step, dup, i, STEP_FLOOR):
+            leaps.append(Leap(i, float(ratio), _background_share(log.grey, i)))
     return leaps
 
 
-def _level(step: np.ndarray, dup: np.ndarray, i: int) -> float:
+def _level(step: np.ndarray, dup: np.ndarray, i: int, floor: float) -> float:
     lo, hi = max(1, i - WINDOW), min(len(step), i + WINDOW + 1)
     around = [step[j] * (2 if j > 0 and dup[j - 1] else 1)   # after a duplicate: two frames' motion
               for j in range(lo, hi) if abs(j - i) > 1 and not dup[j]]
     if not around:
-        return LEVEL_FLOOR
-    return max(float(np.percentile(around, 75)), LEVEL_FLOOR)
+        return floor
+    return max(float(np.percentile(around, 75)), floor)
 
 
 def _background_share(grey: np.ndarray, i: int) -> float:
     before = np.median(grey[max(0, i - SIDE):i], axis=0)
     after = np.median(grey[i:i + SIDE], axis=0)
-    return float(np.mean(np.abs(before - after) > BG_DIFF))
+    diff = after - before
+    return float(np.mean(np.abs(diff - np.median(diff)) > BG_DIFF))   # light changing is not a cut

@@ -22,6 +22,9 @@ MIN_SEP_S = 1.0          # a copy starts at least this long after its source
 MIN_RUN_S = 1.0          # shorter runs of matches are coincidence
 MAX_BREAK = 4            # frames a run may miss (duplicated frames, a noisy frame)
 BLOCK = 512              # rows of the similarity matrix computed at once
+SEAM_SHARE = 0.02        # after a loop's seam the picture is this close to an earlier one, as a
+                         # share of the jump (loops: <= 0.004; a gap's new picture: >= 0.09)
+HOLD = 3.0               # along the copy, frames stay within this many times the seam's match
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,62 @@ def find_repeats(x: np.ndarray, t: np.ndarray) -> list:
     min_run = max(3, int(round(MIN_RUN_S / dt)))
     out = _runs(pairs, motion, min_run, backwards=False) + _runs(pairs, motion, min_run, backwards=True)
     return _drop_contained(out)
+
+
+
+def find_seam_repeats(x: np.ndarray, t: np.ndarray, seams: list) -> list:
+    """Repeats that start at a jump in the picture (`seams`: first frame after each
+    non-cut leap). A loop's seam jumps back in time: the picture after it is one shown
+    before, up to the codec, however still the footage is (a stopped queue repeats
+    as well as moving traffic, and the motion test of find_repeats cannot see it).
+    The copy runs on along that offset while its frames stay as close to their
+    source as at the seam."""
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    min_sep, min_run = int(round(MIN_SEP_S / dt)), max(3, int(round(MIN_RUN_S / dt)))
+    out = []
+    for i in seams:
+        if i <= min_sep:
+            continue
+        jump = 1.0 - float(x[i] @ x[i - 1])
+        d = 1.0 - x[:i - min_sep] @ x[i]
+        j = int(np.argmin(d))
+        if d[j] >= SEAM_SHARE * jump:
+            continue
+        end = _hold(x, i, i - j, HOLD * float(d[j]) + 1e-5)
+        if end - i + 1 >= min_run:
+            out.append(Repeat(copy=(i, end), source=(j, end - (i - j)), backwards=False))
+    return out
+
+
+def _hold(x: np.ndarray, start: int, k: int, limit: float) -> int:
+    """Last frame of the copy that starts at `start` with offset k (gaps up to MAX_BREAK)."""
+    last, c = start, start + 1
+    while c < len(x) and c - last <= MAX_BREAK and c - k < start:
+        if 1.0 - float(x[c] @ x[c - k]) <= limit:
+            last = c
+        c += 1
+    return last
+
+
+def merge_repeats(seam: list, found: list, jumps: list, near: int) -> list:
+    """Seam repeats know where the copy starts; a motion-found repeat with (about) the
+    same offset overlapping one is the same copy. A forward copy spliced into footage
+    leaves a jump where it starts, so a motion-found one is kept only when a jump
+    (`jumps`, frame indices) is within `near` frames of its start: footage that
+    resembles itself without one (look-alike vehicles at a regular spacing, moving
+    at one speed) is the scene, not an edit."""
+    def same(a, b):
+        return (not b.backwards and abs((a.copy[0] - a.source[0]) - (b.copy[0] - b.source[0])) <= 2
+                and a.copy[0] <= b.copy[1] and b.copy[0] <= a.copy[1])
+    out = list(seam)
+    for r in found:
+        twin = next((s for s in out if same(s, r)), None)
+        if twin is None:
+            if r.backwards or any(abs(r.copy[0] - j) <= near for j in jumps):
+                out.append(r)
+        elif r.copy[1] > twin.copy[1]:
+            out[out.index(twin)] = Repeat((twin.copy[0], r.copy[1]), (twin.source[0], r.source[1]), False)
+    return sorted(out, key=lambda r: r.copy[0])
 
 
 def _own_motion(x: np.ndarray, lag: int) -> np.ndarray:

@@ -1,4 +1,12 @@
-"""Reversed segments played in place: every vehicle moves against the flow of its
+"""Reversed segments played in place, two ways:
+
+find_reversed_splices (frames only): a span played backwards where it was is
+bounded by two jumps in the picture, and across each jump the picture continues
+the one on the other side of the span: the frame before the first jump is the
+source frame just before the span's last frame, the frame after the second jump
+the one just after its first. Nothing else joins two jumps that way.
+
+find_reversed (tracks): every vehicle moves against the flow of its
 own part of the picture at once, between two jumps of the picture.
 
 The flow of each part of the picture (an 8x6 grid) is the sum of the tracks'
@@ -20,6 +28,33 @@ MIN_OPPOSING = 2
 BIN_S = 0.2
 MIN_SPAN_S = 0.5
 SPLICE_TOL_S = 0.4
+PAIR_SHARE = 0.25        # across the span, the pictures differ by under this share of each jump
+                         # (one frame's motion against a jump of seconds; seen: <= 0.11)
+MAX_SPLICE_S = 10.0      # longest reversed span looked for between two jumps
+
+
+def find_reversed_splices(x: np.ndarray, t: np.ndarray, seams: list) -> tuple:
+    """(findings, the seams they explain). x: SignatureLog.normalised(); seams: first
+    frame after each non-cut jump."""
+    cands = []
+    for i in seams:
+        for k in seams:
+            if not (MIN_SPAN_S <= t[k] - t[i] <= MAX_SPLICE_S):
+                continue
+            r1 = (1.0 - x[i - 1] @ x[k - 1]) / max(1.0 - x[i - 1] @ x[i], 1e-9)
+            r2 = (1.0 - x[i] @ x[k]) / max(1.0 - x[k - 1] @ x[k], 1e-9)
+            if max(r1, r2) < PAIR_SHARE:
+                cands.append((max(r1, r2), i, k))
+    out, used = [], set()
+    for r, i, k in sorted(cands):
+        if i in used or k in used:
+            continue
+        used |= {i, k}
+        out.append(Finding("reversed", float(t[i]), float(t[k - 1]),
+                           f"{t[i]:.2f}-{t[k - 1]:.2f} s plays backwards in place: across the jumps at "
+                           f"its ends the picture continues the one at its other end (within {r:.0%} "
+                           f"of the jump)", confidence=min(1.0, 0.6 + (PAIR_SHARE - r))))
+    return out, used
 
 
 def find_reversed(tracks, width: int, height: int, leap_times: list, clip: tuple) -> list:

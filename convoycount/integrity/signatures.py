@@ -15,6 +15,8 @@ import numpy as np
 
 THUMB_W, THUMB_H = 64, 36       # 16:9; a 4 m vehicle at 16 px/m is still ~6 px wide
 HIST_BINS = 16
+EDGE = 1                        # thumbnail px left out at the border (a shake uncovers it)
+SOLID_DIFF = 12.0               # grey levels: something moved there, not a codec's re-quantising
 
 
 @dataclass
@@ -58,6 +60,41 @@ class SignatureLog:
             diff -= np.median(diff, axis=1, keepdims=True)
             d[1:] = np.abs(diff).mean(axis=1)
         return d
+
+    @property
+    def solid_change(self) -> np.ndarray:
+        """solid_change[i]: share of the picture where a solid patch (>= 2x2 thumbnail
+        px) of frame i is more than SOLID_DIFF grey levels brighter or darker than
+        anything within one thumbnail pixel of it in frame i-1, or the other way round.
+        A vehicle that vanishes or appears changes a solid patch; a vehicle moving one
+        frame's distance and a shaking camera move edges by under a thumbnail pixel
+        (10-20 px of the frame), which the neighbourhood absorbs; sensor and codec noise
+        leave single pixels, which the 2x2 erosion removes."""
+        return self._shake_tolerant[0]
+
+    @property
+    def steady_step(self) -> np.ndarray:
+        """steady_step[i]: mean grey change from frame i-1 to i beyond what moving every
+        pixel by up to one thumbnail pixel explains: `step` without a shaking camera's
+        trembling edges."""
+        return self._shake_tolerant[1]
+
+    @cached_property
+    def _shake_tolerant(self) -> tuple:
+        g = self.grey
+        solid_share = np.zeros(len(g), dtype=np.float32)
+        excess = np.zeros(len(g), dtype=np.float32)
+        near, solid = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
+        for i in range(1, len(g)):
+            prev = g[i - 1]
+            cur = g[i] - np.median(g[i] - prev)           # an exposure change is not a jump
+            over = np.zeros(prev.shape, dtype=np.float32)
+            for a, b in ((prev, cur), (cur, prev)):
+                over += np.maximum(b - cv2.dilate(a, near), 0) + np.maximum(cv2.erode(a, near) - b, 0)
+            inner = over[EDGE:-EDGE, EDGE:-EDGE]
+            excess[i] = inner.mean() / 2
+            solid_share[i] = cv2.erode((inner > SOLID_DIFF).astype(np.uint8), solid).mean()
+        return solid_share, excess
 
     @cached_property
     def hist_step(self) -> np.ndarray:

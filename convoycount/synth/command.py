@@ -45,7 +45,7 @@ def synth_command(
     look: Annotated[Optional[str], typer.Option(
         help="Drawing style: standard (what models/convoy-yolo.pt trained on) | flat | haze (held out).")] = None,
     edit: Annotated[Optional[str], typer.Option(
-        "--edit", help="Edit the clip as a forger would: loop | cut | reverse | dup | gap "
+        "--edit", help="Edit the clip as a forger would: loop | cut | reverse | dup | gap | speed "
                        "(the truth file records it exactly).")] = None,
 ) -> None:
     """Generate a synthetic convoy clip with exact ground truth."""

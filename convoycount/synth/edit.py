@@ -13,6 +13,8 @@ on screen where it happens (an edit of an empty road is invisible by nature):
            conversion; `duplicated_frames` from the first repeated frame)
 - gap:     1.5-3 s are cut out of a continuous shot (`gap`)
 - cut:     from a point on, a second, different shot follows (`cut`)
+- speed:   from a point on, every other frame is dropped: the rest plays twice as fast
+           (`speed_change`)
 
 The vehicle truth stays that of the unedited render; `edit.frame_map` maps each
 output frame to its source (`-1 - k`: frame k of the second shot).
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EDITS = ("loop", "reverse", "dup", "gap", "cut")
+EDITS = ("loop", "reverse", "dup", "gap", "cut", "speed")
 DUP_EVERY = 5            # every 5th source frame is shown twice
 
 
@@ -69,6 +71,9 @@ def plan_edit(kind: str, n: int, fps: float, pivot: int, rng: np.random.Generato
         b = min(a + sec(1.5, 3.0), n - 1)
         return EditPlan(kind, list(range(a)) + list(range(b, n)),
                         {"kind": "gap", "start": a, "end": a})
+    if kind == "speed":
+        fmap = list(range(a)) + list(range(a, n, 2))
+        return EditPlan(kind, fmap, {"kind": "speed_change", "start": a, "end": len(fmap) - 1})
     fmap = list(range(a)) + [-1 - k for k in range(n - a)]
     return EditPlan(kind, fmap, {"kind": "cut", "start": a, "end": a})
 
