@@ -84,7 +84,7 @@ class TrackerSettings:
     stop_still_frac: float = 0.15     # "still": every box edge within this share of the diagonal
     stop_min_sightings: int = 3       # ...seen at least this many times in the window
     standing_gate: float = 0.35       # a track standing still (as above) takes only a box this
-                                      # close (box diagonals) to where it stands: a parked car hidden
+                                      # close (box diagonals) to where it was seen: a parked car hidden
                                       # by a vehicle passing in front must not take that vehicle's box
                                       # (the id switch counts the parked car as a crossing)
     start_accel_diag_s2: float = 0.5  # ...plus what a vehicle starting off covers since it was last
@@ -465,7 +465,7 @@ class Tracker:
             d = min(float(np.linalg.norm(point - h)) for h in hyps) / scale
             return d if d <= s.gate_new else None
         if tr.standing is not None:
-            return self._standing_distance(tr.standing, point, box, t - tr.last.time_s, scale)
+            return self._standing_distance(tr, point, box, t, scale)
         err = point - tr.predict(t)
         speed = float(np.linalg.norm(tr.velocity))
         if speed < 1e-6:
@@ -496,16 +496,16 @@ class Tracker:
         d = float(np.hypot(along / scale, across / (s.across_stretch * across_scale)))
         return d if d <= s.gate else None
 
-    def _standing_distance(self, stood: tuple, point: np.ndarray, box, dt: float,
+    def _standing_distance(self, tr: _TrackState, point: np.ndarray, box, t: float,
                            scale: float) -> Optional[float]:
-        """A standing vehicle takes only a box near where it stands (plus what it could
-        cover starting off since it was last seen), and no larger than it was: while a
-        vehicle passes in front of it, the box it is offered is the passing one."""
+        """A standing vehicle takes only a box near where it was last seen (plus what it
+        could cover starting off since), and no larger than the box it stood in: while
+        a vehicle passes in front of it, the box it is offered is the passing one."""
         s = self.settings
-        grow = s.standing_grow
+        stood, grow, dt = tr.standing, s.standing_grow, t - tr.last.time_s
         if box[2] - box[0] > grow * (stood[2] - stood[0]) or box[3] - box[1] > grow * (stood[3] - stood[1]):
             return None
-        d = float(np.linalg.norm(point - np.asarray(box_center(stood)))) / scale
+        d = float(np.linalg.norm(point - np.asarray(tr.last.scene_center))) / scale
         return d if d <= s.standing_gate + 0.5 * s.start_accel_diag_s2 * dt * dt else None
 
     def _associate(self, boxes: list, t: float, exclude=frozenset()):
