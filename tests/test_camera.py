@@ -115,6 +115,15 @@ def test_a_vehicle_the_phone_pans_after_is_counted_once_at_its_time(tmp_path):
     watched = truth.camera["watched_s"]
     assert len(cam["watched_s"]) == 1 and abs(cam["watched_s"][0][1] - watched[0][1]) < 0.2
     assert any("left the view" in w for w in report.warnings)
+    # The annotated video draws the line where it lies in the scene in each frame.
+    from convoycount.evidence.annotate import Annotator
+    annot = Annotator(report)
+    scene_to_ref = np.linalg.inv(np.vstack([np.reshape(truth.camera["frame_to_scene"][0], (2, 3)), [0, 0, 1]]))
+    for step in report.camera.steps[::10]:
+        exact = np.vstack([np.reshape(truth.camera["frame_to_scene"][step.frame_index], (2, 3)), [0, 0, 1]])
+        want = apply(np.linalg.inv(exact) @ np.linalg.inv(scene_to_ref), [(320, 0), (320, 360)])
+        _, drawn = annot._to_frame(step.frame_index)
+        assert np.abs(np.array(drawn) - want).max() < 2.5, (step.frame_index, drawn, want)
 
 
 def test_after_a_cut_counting_stops_and_the_shots_are_listed(tmp_path):

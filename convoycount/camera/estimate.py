@@ -21,7 +21,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .register import corners, fit_motion
+from .register import corners, downscaled, fit_motion
 from .transform import IDENTITY, as3x3, max_displacement, resized, scale_of
 
 
@@ -110,11 +110,7 @@ class CameraEstimator:
         return step
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        self._scale = min(1.0, self.settings.analysis_width / w)
-        if self._scale < 1.0:
-            image = cv2.resize(image, (round(w * self._scale), round(h * self._scale)),
-                               interpolation=cv2.INTER_AREA)
+        image, self._scale = downscaled(image, self.settings.analysis_width)
         return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
 
     def _new_key(self, grey: np.ndarray, detections, to_scene: np.ndarray) -> None:

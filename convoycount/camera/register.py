@@ -37,6 +37,16 @@ class Fit:
         return self.inliers / max(1, self.followed)
 
 
+def downscaled(image: np.ndarray, max_width: int) -> tuple:
+    """(image no wider than max_width, the scale applied): registration and background
+    models need no more pixels than that, and cost grows with every one."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_width / w)
+    if scale < 1.0:
+        image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
 def corners(grey: np.ndarray, mask: Optional[np.ndarray] = None, max_corners: int = 500,
             min_distance: int = 6) -> Optional[np.ndarray]:
     """Corners worth following: low quality threshold, because roads and sky have

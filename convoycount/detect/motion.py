@@ -23,7 +23,7 @@ from typing import Iterable, Optional
 import cv2
 import numpy as np
 
-from ..camera.register import corners, fit_motion
+from ..camera.register import corners, downscaled, fit_motion
 from ..video import Frame
 from .base import Detections, DetectorInfo
 
@@ -84,11 +84,7 @@ class MotionDetector:
 
     # -- helpers ------------------------------------------------------------
     def _small(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        self._scale = min(1.0, self.settings.analysis_width / w)
-        if self._scale < 1.0:
-            image = cv2.resize(image, (round(w * self._scale), round(h * self._scale)),
-                               interpolation=cv2.INTER_AREA)
+        image, self._scale = downscaled(image, self.settings.analysis_width)
         b = self.settings.blur_px | 1
         return cv2.GaussianBlur(image, (b, b), 0) if b > 1 else image
 
