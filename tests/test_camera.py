@@ -59,6 +59,20 @@ def test_each_frame_is_placed_in_the_scene_to_a_pixel(pan_zoom_clip):
     assert worst < 1.5, worst
 
 
+def test_frames_that_hide_the_scene_keep_the_last_place_and_do_not_break_the_chain(pan_zoom_clip):
+    """A truck filling the view for a few frames (here: blank frames) is not a cut."""
+    from convoycount.video import Frame
+    truth = truth_of(pan_zoom_clip)
+    est = CameraEstimator()
+    for f in frames(pan_zoom_clip):
+        hidden = 10 <= f.index < 14
+        est.update(Frame(f.index, f.time_s, np.full_like(f.image, 90)) if hidden else f, None)
+    assert [s.registered for s in est.steps[8:16]] == [True] * 2 + [False] * 4 + [True] * 2
+    assert {s.segment for s in est.steps} == {0}
+    exact = np.vstack([np.reshape(truth["camera"]["frame_to_scene"][20], (2, 3)), [0, 0, 1]])
+    assert np.abs(apply(est.steps[20].to_scene, [(0, 0), (640, 360)]) - apply(exact, [(0, 0), (640, 360)])).max() < 1.5
+
+
 def test_a_fixed_camera_is_exactly_identity():
     """Sub-pixel jitter of the estimate must not move a tripod clip's boxes at all."""
     steps = [CameraStep(i, i / 30, np.array([[1, 0, 0.4 * (-1) ** i], [0, 1, 0.3], [0, 0, 1.0]]), 0, 50)

@@ -8,10 +8,11 @@ the view has moved far from the current one (its corners leave the picture) or
 fewer of them follow. Corners are never taken on detected vehicles: a convoy
 filling the view would otherwise outvote the road.
 
-When a frame cannot be registered at all (a cut, a whip pan, a blurred or black
-frame), the chain breaks: the next frame starts a new *segment* with its own
-scene frame, and the pipeline ends every track there, because positions on the
-two sides of a break cannot be compared.
+A frame that cannot be registered (a truck filling the view, a blurred frame)
+keeps the last transform. When registration stays lost for `max_unregistered_s`
+(a cut, a whip pan), the chain breaks: that frame starts a new *segment* with its
+own scene frame, and the pipeline ends every track there, because positions on
+the two sides of a break cannot be compared.
 """
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ class CameraSettings:
                                      # a tripod clip counts exactly as without this stage (a
                                      # shake that small is below the counter's margin anyway)
     mask_pad_frac: float = 0.1       # detected boxes are grown by this share before masking
+    max_unregistered_s: float = 1.0  # frames that cannot be registered keep the last transform
+                                     # (a truck filling the view hides the scene for a moment);
+                                     # only after this long does the chain break
 
     def __post_init__(self):
         for name in ("analysis_width", "max_corners", "min_inliers", "rekey_inliers"):
@@ -63,6 +67,7 @@ class CameraStep:
     to_scene: np.ndarray        # 3x3, frame pixels -> scene pixels of its segment
     segment: int                # 0, 1, ...: a new one after each break
     inliers: int                # corners that agreed (0 on a segment's first frame)
+    registered: bool = True     # False: could not be registered, the last transform was kept
 
 
 @dataclass
@@ -83,6 +88,8 @@ class CameraEstimator:
         self._key: Optional[_Key] = None
         self._segment = -1
         self._scale = 1.0
+        self._lost_s: Optional[float] = None     # when registration was first lost, if it is
+        self._held: Optional[np.ndarray] = None  # the last transform (analysis pixels)
 
     def update(self, frame, detections) -> CameraStep:
         grey = self._grey(frame.image)
@@ -93,6 +100,11 @@ class CameraEstimator:
             s = self.settings
             if fit is not None and (fit.inliers < s.min_inliers or fit.inlier_share < s.min_inlier_share):
                 fit = None
+        if fit is None and key is not None and self._hold(frame.time_s, grey.shape):
+            step = CameraStep(frame.index, frame.time_s, resized(self._held, self._scale),
+                              self._segment, 0, registered=False)
+            self.steps.append(step)
+            return step
         if fit is None:                       # first frame, or the chain broke: a new segment
             self._segment += 1
             to_scene = IDENTITY.copy()
@@ -104,10 +116,19 @@ class CameraEstimator:
             inliers = fit.inliers
             if self._rekey_due(fit, key.last, grey.shape):
                 self._new_key(grey, detections, to_scene)
+        self._lost_s, self._held = None, to_scene
         step = CameraStep(frame.index, frame.time_s, resized(to_scene, self._scale),
                           self._segment, inliers)
         self.steps.append(step)
         return step
+
+    def _hold(self, t: float, shape: tuple) -> bool:
+        """Keep the last transform for an unregistered frame, unless registration has
+        been lost for longer than max_unregistered_s (or the picture changed size)."""
+        if self._key.grey.shape != shape:
+            return False
+        self._lost_s = t if self._lost_s is None else self._lost_s
+        return t - self._lost_s <= self.settings.max_unregistered_s
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
         image, self._scale = downscaled(image, self.settings.analysis_width)

@@ -73,9 +73,21 @@ def place_line(steps: list, line_px: tuple, reference_s: Optional[float], cuts_s
     # (even a line drawn along the picture's edge).
     still = all(st.to_scene is IDENTITY for st in inside)
     watched = [(lo, hi)] if still else _watched(inside, scene_line, width, height, hi)
-    starts = [st.time_s for i, st in enumerate(steps) if i and st.segment != steps[i - 1].segment]
-    breaks = [t for t in starts if not any(abs(t - c) < 1e-6 for c in cuts_s)]
+    breaks = _breaks(steps, cuts_s)
     return LinePlacement(scene_line, ref.time_s, ref.segment, (lo, hi), watched, shots, breaks)
+
+
+def _breaks(steps: list, cuts_s: list) -> list:
+    """When registration was lost for good (the first of the unregistered frames before
+    each new segment), leaving out breaks at a cut: a cut is reported as a shot."""
+    out, lost = [], None
+    for i, st in enumerate(steps):
+        if i and st.segment != steps[i - 1].segment:
+            t = steps[i - 1].time_s if lost is None else lost
+            if not any(t - 1e-6 <= c <= st.time_s + 1e-6 for c in cuts_s):
+                out.append(t)
+        lost = None if st.registered else (st.time_s if lost is None else lost)
+    return out
 
 
 def _reference(steps: list, reference_s: Optional[float]) -> CameraStep:
