@@ -208,8 +208,9 @@ def warnings_for(p: LinePlacement, span_s: tuple) -> list:
                    f"across a cut, so only {p.counted_s[0]:.2f}-{p.counted_s[1]:.2f} s, the shot that "
                    "holds the line, was counted")
     if p.breaks_s:
-        out.append(f"the camera's motion could not be followed at "
-                   f"{', '.join(f'{t:.2f} s' for t in p.breaks_s)}; only "
+        more = f" and {len(p.breaks_s) - 3} more times" if len(p.breaks_s) > 3 else ""
+        out.append(f"the camera's motion could not be followed from "
+                   f"{', '.join(f'{t:.2f} s' for t in p.breaks_s[:3])}{more}; only "
                    f"{p.counted_s[0]:.2f}-{p.counted_s[1]:.2f} s was counted")
     watched = sum(b - a for a, b in p.watched_s)
     if watched < (p.counted_s[1] - p.counted_s[0]) - 1e-6:
