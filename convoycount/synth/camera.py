@@ -37,7 +37,7 @@ from ..camera.scene import LINE_VIEW_SHARE, line_share_in_view
 from ..camera.transform import apply
 from ..errors import ConvoyCountError
 from .config import SynthConfig
-from .plan import PTS_HZ, build_plan
+from .plan import build_plan
 from .render import render_plan
 from .sprites import choose_look, draw_sprite
 from .truth import Truth, truth_path
