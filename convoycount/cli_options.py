@@ -36,6 +36,12 @@ def _shared(
                                 "times stay exact, from each frame's own timestamp).")] = 1,
     line: Annotated[Optional[str], typer.Option(
         "--line", help="Counting line x1,y1,x2,y2 in 0..1 (default: across the main flow).")] = None,
+    line_at: Annotated[Optional[float], typer.Option(
+        "--line-at", help="Place --line as it lies in the frame at this clip time (s); with a "
+                          "moving camera the line stays fixed in the scene from there.")] = None,
+    camera: Annotated[bool, typer.Option(
+        "--camera/--no-camera", help="Measure camera motion (shake, pan, zoom) and count in scene "
+                                     "coordinates (default: on).")] = True,
     speedup: Annotated[Optional[str], typer.Option(
         "--speedup", help="The clip plays K times faster than reality; 'auto' estimates K.")] = None,
     real_duration: Annotated[Optional[float], typer.Option(
@@ -59,12 +65,13 @@ def _shared(
 
 
 def _to_options(start, end, detector, model, conf, imgsz, device, classes, trust_model, stride,
-                line, speedup, real_duration, claim, claim_basis, integrity, max_pixels, max_duration):
+                line, line_at, camera, speedup, real_duration, claim, claim_basis, integrity,
+                max_pixels, max_duration):
     from .options import AnalysisOptions
     return AnalysisOptions.from_keywords(
         start_s=start, end_s=end, detector=detector, model=model, conf=conf, imgsz=imgsz,
         device=device, classes=classes, trust_model=trust_model, stride=stride, line=line,
-        speedup=speedup, real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
+        line_at_s=line_at, camera=camera, speedup=speedup, real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
         integrity=integrity, max_pixels=max_pixels, max_duration_s=max_duration)
 
 

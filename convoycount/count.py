@@ -17,8 +17,10 @@ class CrossingEvent:
     class_name: str
     confidence: float
     frame_index: int              # first decoded frame on the far side of the line
-    point: tuple                  # (x, y) anchor at the crossing, pixels
-    box: tuple                    # (x1, y1, x2, y2) of the observation nearest the crossing
+    point: tuple                  # (x, y) anchor at the crossing, scene pixels (the frame's
+                                  # own pixels unless the camera moved; see camera/)
+    box: tuple                    # (x1, y1, x2, y2) of the observation nearest the crossing,
+                                  # pixels of its own frame (frame_index of that observation)
     real_time_s: Optional[float] = None   # filled by the time map
 
     def to_dict(self) -> dict:
@@ -104,11 +106,15 @@ class CounterSettings:
     margin_min_px: float = 1.0    # ...and at least this far, for tiny boxes
     segment_tol_px: float = 2.0   # the segment is extended by this much at each end, so a
                                   # path through its very end is not lost to rounding
+    min_travel_diag: float = 0.5  # a track whose centre never got this far (box diagonals) from
+                                  # where it was first seen is a standing vehicle whose box
+                                  # jittered (a parked car across the line, half hidden by
+                                  # traffic), never a crossing
     auto_line_edge_frac: float = 0.1   # an automatic line keeps this far (fraction of the frame)
                                        # from the edges, where vehicles are only half in view
 
     def __post_init__(self):
-        for name in ("margin_frac", "margin_min_px", "segment_tol_px"):
+        for name in ("margin_frac", "margin_min_px", "segment_tol_px", "min_travel_diag"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"CounterSettings.{name} must be a number >= 0, got {value!r}")
@@ -134,10 +140,13 @@ class LineCounter:
     """
 
     def __init__(self, line: Line, width: int, height: int,
-                 settings: CounterSettings = CounterSettings()):
+                 settings: CounterSettings = CounterSettings(), *, scene_px: Optional[tuple] = None):
+        """`scene_px` (x1, y1, x2, y2): where the line lies in scene pixels, when the
+        camera moved (camera.scene.place_line); otherwise `line` in a width x height
+        picture."""
         self.line = line
         self.settings = settings
-        x1, y1, x2, y2 = line.to_pixels(width, height)
+        x1, y1, x2, y2 = scene_px if scene_px is not None else line.to_pixels(width, height)
         self._a = np.array([x1, y1], dtype=float)
         self._b = np.array([x2, y2], dtype=float)
         d = self._b - self._a
@@ -157,11 +166,13 @@ class LineCounter:
     def crossing(self, track) -> Optional[CrossingEvent]:
         """The track's first crossing of the line, or None."""
         obs = track.observations
+        if not self._travelled(obs):
+            return None
         side = 0                 # last side the anchor was clearly on: -1, +1 or 0 (unknown)
         last_clear = None        # index of the last observation clearly on `side`
         for i, o in enumerate(obs):
-            s = self.side_distance(o.center)
-            m = self._margin(o.box)
+            s = self.side_distance(o.scene_center)
+            m = self._margin(o.scene)
             now = -1 if s <= -m else (1 if s >= m else 0)
             if now == 0:
                 continue
@@ -172,15 +183,21 @@ class LineCounter:
             side, last_clear = now, i
         return None
 
+    def _travelled(self, obs) -> bool:
+        c0 = np.asarray(obs[0].scene_center)
+        size = float(np.median([np.hypot(o.scene[2] - o.scene[0], o.scene[3] - o.scene[1]) for o in obs]))
+        need = self.settings.min_travel_diag * size
+        return any(float(np.linalg.norm(np.asarray(o.scene_center) - c0)) >= need for o in obs)
+
     def _event(self, track, obs, i0: int, i1: int) -> Optional[CrossingEvent]:
         # The crossing happened between observation i0 (clearly on one side) and i1
         # (clearly on the other); find the step in between where the sign changes.
         for j in range(i0, i1):
             p, q = obs[j], obs[j + 1]
-            sp, sq = self.side_distance(p.center), self.side_distance(q.center)
+            sp, sq = self.side_distance(p.scene_center), self.side_distance(q.scene_center)
             if (sp < 0) == (sq < 0) and sp != 0:
                 continue
-            pc, qc = np.asarray(p.center), np.asarray(q.center)
+            pc, qc = np.asarray(p.scene_center), np.asarray(q.scene_center)
             if not _segments_intersect(pc, qc, self._a, self._b, self.settings.segment_tol_px):
                 return None      # crossed the infinite line outside the segment
             frac = 0.0 if sp == sq else sp / (sp - sq)
@@ -208,7 +225,7 @@ def auto_line(tracks, width: int, height: int,
     The line is perpendicular to it, spanning the frame, at the position along the
     flow axis (in steps of 1% of the frame) that the most tracks cover, at least
     `settings.auto_line_edge_frac` from the edges (ties go to the frame centre)."""
-    disp = [np.asarray(t.observations[-1].center) - np.asarray(t.observations[0].center)
+    disp = [np.asarray(t.observations[-1].scene_center) - np.asarray(t.observations[0].scene_center)
             for t in tracks if len(t.observations) >= 2]
     if not disp:
         return Line(0.5, 0.0, 0.5, 1.0, source="auto")
@@ -217,7 +234,7 @@ def auto_line(tracks, width: int, height: int,
     axis, size = (0, width) if horizontal_flow else (1, height)
     bins = np.zeros(101)
     for t in tracks:
-        vals = [o.center[axis] / size for o in t.observations]
+        vals = [o.scene_center[axis] / size for o in t.observations]
         lo, hi = max(0.0, min(vals)), min(1.0, max(vals))
         bins[int(np.ceil(lo * 100)):int(np.floor(hi * 100)) + 1] += 1
     pos = np.arange(101) / 100

@@ -35,6 +35,11 @@ _ALIASES = {"tracker_settings": "tracker", "counter_settings": "counter"}
 class AnalysisOptions:
     detector: DetectorOptions = field(default_factory=DetectorOptions)
     line: Optional[Line] = None                      # None: chosen across the main flow
+    line_at_s: Optional[float] = None                # the line is placed in the scene as it
+                                                     # lies in the frame at this clip time
+                                                     # (None: the first analysed frame)
+    camera: bool = True                              # measure camera motion and count in
+                                                     # scene coordinates (camera/)
     stride: int = 1                                  # detect on every Nth decoded frame
     start_s: Optional[float] = None                  # analyse from this clip time
     end_s: Optional[float] = None                    # ...up to this clip time
@@ -79,8 +84,25 @@ class AnalysisOptions:
                                    f"got {self.stable_min_frames!r}")
         if not isinstance(self.integrity, bool):
             raise ConvoyCountError(f"integrity must be True or False, got {self.integrity!r}")
+        self._check_camera()
         _check_limits(self.max_pixels, self.max_duration_s)
         self.parsed_claim      # a claim that cannot be parsed fails here, with an example
+
+    def _check_camera(self) -> None:
+        if not isinstance(self.camera, bool):
+            raise ConvoyCountError(f"camera must be True or False, got {self.camera!r}")
+        t = self.line_at_s
+        if t is None:
+            return
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < math.inf:
+            raise ConvoyCountError(f"--line-at must be a clip time in seconds >= 0, got {t!r}")
+        if self.line is None:
+            raise ConvoyCountError("--line-at places a given line: give --line x1,y1,x2,y2 too")
+        if not self.camera:
+            raise ConvoyCountError("--line-at needs camera motion measured: drop --no-camera")
+        if (self.start_s is not None and t < self.start_s) or (self.end_s is not None and t > self.end_s):
+            raise ConvoyCountError(f"--line-at {t} is outside the analysed range "
+                                   f"{self.start_s or 0}-{self.end_s if self.end_s is not None else 'end'} s")
 
     @cached_property
     def parsed_claim(self):
@@ -125,7 +147,8 @@ class AnalysisOptions:
                 "start_s": self.start_s, "end_s": self.end_s,
                 "tracker": dataclasses.asdict(self.tracker),
                 "counter": dataclasses.asdict(self.counter),
-                "stable_min_frames": self.stable_min_frames, "integrity": self.integrity}
+                "stable_min_frames": self.stable_min_frames, "integrity": self.integrity,
+                "line_at_s": self.line_at_s, "camera": self.camera}
 
 
 def _check_limits(max_pixels, max_duration_s) -> None:

@@ -1,6 +1,12 @@
 """analyze(): one clip in, one Report out.
 
-    frames (pts) -> Detector -> Tracker -> LineCounter -> TimeMap -> claims.judge -> Report
+    frames (pts) -> Detector -> CameraEstimator -> Tracker -> LineCounter -> TimeMap
+                 -> claims.judge -> Report
+
+The camera stage (camera/) gives each frame's transform into one scene-fixed
+frame; the tracker links boxes and the counter draws its line in that frame, so
+a shaking or panning phone moves no vehicle across the line. A fixed camera's
+transforms are exactly identity, and everything then happens in image pixels.
 
 Every stage is built fresh for each call, so nothing leaks between clips. The
 steps below each do one thing; `analyze` only wires them in order.
@@ -18,6 +24,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import detect as detect_mod
+from .camera.estimate import CameraEstimator
+from .camera.scene import CameraReport, place_line, settle, warnings_for
+from .camera.transform import IDENTITY
 from .count import Line, LineCounter, auto_line
 from .errors import ConvoyCountWarning, InputError
 from .hashing import sha256_file
@@ -40,6 +49,12 @@ class _Tracked:
     info: ClipInfo           # marked truncated if decoding stopped early
     warnings: list
     gaps: list               # video.DecodeGap: stretches lost to damaged data
+    camera: CameraReport     # each frame's transform into the scene
+
+    @property
+    def scene_tracks(self) -> list:
+        """The tracks in scene pixels (what the stages that reason about motion see)."""
+        return [t.in_scene() for t in self.tracks]
 
 
 def analyze(path, options: Optional[AnalysisOptions] = None, *,
@@ -65,17 +80,19 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
     signatures = _signature_log(options)
     seen = _detect_and_track(p, info, det, options, progress,
                              on_frame=None if signatures is None else signatures.add)
-    line = options.line or auto_line(seen.tracks, info.width, info.height)
-    counter = LineCounter(line, info.width, info.height, options.counter)
-    tmap = _time_map(options, seen.span_s[1] - seen.span_s[0], path=p, info=seen.info,
-                     tracks=seen.tracks)
+    scene_tracks = seen.scene_tracks
+    integrity = _check_integrity(signatures, seen, scene_tracks)
+    line = options.line or auto_line(scene_tracks, seen.camera.width, seen.camera.height)
+    # Tracks that are one vehicle (pieces, halves) count once: a relation within each
+    # frame, so image boxes serve whether or not the camera moved.
     family = families(seen.tracks)
-    events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s))
-              for e in one_per_vehicle(counter.count(seen.tracks), family)]
+    events = one_per_vehicle(_count(options, seen, line, integrity), family)
+    tmap = _time_map(options, seen.span_s[1] - seen.span_s[0], path=p, info=seen.info,
+                     tracks=scene_tracks)
+    events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s)) for e in events]
     # Stable = seen in stable_min_frames frames; with a stride it is seen in 1/N of them.
-    stable = sum(1 for t in seen.tracks
+    stable = sum(1 for t in scene_tracks
                  if is_stable(t, -(-options.stable_min_frames // options.stride)))
-    integrity = _check_integrity(signatures, seen)
     repeats = _repeats(events, integrity)
     result = _judge_claim(options, events, tmap, seen.span_s, stable, det, repeats)
     return Report(input_path=str(path), input_sha256=sha256_file(p),
@@ -84,7 +101,29 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
                   time_map=tmap, events=events, stable_tracks=stable, span_s=seen.span_s,
                   frames_processed=seen.frames, elapsed_s=time.perf_counter() - t0,
                   claim=result, warnings=seen.warnings, tracks=seen.tracks,
-                  integrity=integrity, repeat_of=repeats, gaps=seen.gaps, families=family)
+                  integrity=integrity, repeat_of=repeats, gaps=seen.gaps, camera=seen.camera,
+                  families=family)
+
+
+def _count(options: AnalysisOptions, seen: _Tracked, line: Line, integrity) -> list:
+    """Crossings of the line where it lies in the scene, counted only in the shot and
+    registration segment that hold it and while it was in view (camera/scene.py)."""
+    cam = seen.camera
+    if not cam.compensated:
+        counter = LineCounter(line, cam.width, cam.height, options.counter)
+        return counter.count(seen.tracks)
+    cuts = [f.start_s for f in integrity.findings if f.kind == "cut"]
+    at = options.line_at_s if options.line is not None else None
+    place = place_line(cam.steps, line.to_pixels(cam.width, cam.height), at, cuts,
+                       seen.span_s[1], cam.width, cam.height)
+    cam.placement = place
+    for msg in warnings_for(place, seen.span_s):
+        seen.warnings.append(msg)
+        warnings.warn(msg, ConvoyCountWarning, stacklevel=3)
+    counter = LineCounter(line, cam.width, cam.height, options.counter, scene_px=place.line_px)
+    lo, hi = place.counted_s
+    shown = [t for t in (tr.between(lo, hi) for tr in seen.tracks) if t is not None]
+    return [e for e in counter.count(shown) if place.counts_at(e.clip_time_s)]
 
 
 def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
@@ -101,18 +140,21 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     lo = info.start_time_s if start_s is None else max(start_s, info.start_time_s)
     hi = info.start_time_s + info.duration_s if end_s is None else end_s
     det.prepare(prepare_frames(p, info, start_s, end_s))
-    tracker = Tracker(options.tracker)
+    estimator = CameraEstimator() if options.camera else None
     reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride,
                     max_pixels=options.max_pixels)
-    n, first_t = 0, None
+    found, size = [], (info.width, info.height)
     for frame in reader:
         if on_frame is not None:
             on_frame(frame)
-        tracker.update(det.detect(frame))
-        n += 1
-        first_t = frame.time_s if first_t is None else first_t
+        dets = det.detect(frame)
+        if estimator is not None:
+            estimator.update(frame, dets)
+        found.append(dets)
+        size = (frame.image.shape[1], frame.image.shape[0])
         if progress is not None and hi > lo:
             progress(min(1.0, (frame.time_s - lo) / (hi - lo)))
+    n, first_t = len(found), found[0].time_s if found else None
     if n == 0:
         raise InputError(f"{p}: no frames could be decoded in the requested range")
     warn = list(info.warnings)
@@ -129,7 +171,23 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
                 if w not in warn and not w.startswith("decoding stopped early"))
     # The footage ends one frame interval past its last frame.
     span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
-    return _Tracked(tracker.tracks(), n, span, info, warn, reader.gaps)
+    camera = CameraReport(estimator is not None, *size,
+                          steps=settle(estimator.steps, *size) if estimator is not None else [])
+    return _Tracked(_track(found, camera.steps, options), n, span, info, warn, reader.gaps, camera)
+
+
+def _track(found: list, steps: list, options: AnalysisOptions) -> list:
+    """Link the detections in the scene (after the decode loop: whether a camera was
+    fixed is known only once all its frames were registered). Every track ends where
+    the camera's motion was lost: positions on the two sides cannot be compared."""
+    tracker = Tracker(options.tracker)
+    for i, dets in enumerate(found):
+        step = steps[i] if steps else None
+        if step is not None and i and step.segment != steps[i - 1].segment:
+            tracker.end_all()
+        moved = step is not None and step.to_scene is not IDENTITY
+        tracker.update(dets, step.to_scene if moved else None)
+    return tracker.tracks()
 
 
 def prepare_frames(p: Path, info: ClipInfo, start_s: Optional[float], end_s: Optional[float]):
@@ -178,12 +236,12 @@ def _signature_log(options: AnalysisOptions):
     return SignatureLog()
 
 
-def _check_integrity(signatures, seen: _Tracked):
-    """Signs of editing, from the signatures and the tracks (see integrity/)."""
+def _check_integrity(signatures, seen: _Tracked, scene_tracks: list):
+    """Signs of editing, from the signatures and the tracks in the scene (see integrity/)."""
     from .integrity import IntegrityReport, check
     if signatures is None:
         return IntegrityReport(checked=False)
-    return check(signatures, seen.tracks, (seen.info.width, seen.info.height))
+    return check(signatures, scene_tracks, (seen.info.width, seen.info.height))
 
 
 def _repeats(events, integrity) -> dict:

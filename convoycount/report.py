@@ -5,7 +5,7 @@ input.path, input.sha256, probe, params, tool.version, detector.name,
 time_map.speedup/source/interval, count.total/by_direction/by_class/stable_tracks,
 events[] (track_id, clip_time_s, real_time_s, direction, class, confidence),
 claim.text/parsed/basis/observed/verdict/by_basis, count.distinct,
-integrity.checked/frames/findings/notes, claim.parts, decode_gaps.
+integrity.checked/frames/findings/notes, claim.parts, decode_gaps, camera.
 """
 # count.distinct: crossings of distinct vehicles (a crossing that replays footage counts
 # once); a replayed crossing's event also has repeat_of (the track id it repeats);
@@ -71,6 +71,7 @@ class Report:
     repeat_of: dict = field(default_factory=dict)   # {track id of a replayed crossing: original}
     gaps: list = field(default_factory=list)   # [video.DecodeGap]: frames lost to damage
     families: dict = field(default_factory=dict)   # {track id: family id}: tracks of one vehicle (parts.py)
+    camera: Any = None                    # camera.scene.CameraReport or None
 
     @property
     def total(self) -> int:
@@ -122,6 +123,9 @@ class Report:
             "integrity": None if self.integrity is None else self.integrity.to_dict(),
             # stretches lost to damaged data: start_s, end_s, packets_lost, reason
             "decode_gaps": [g.to_dict() for g in self.gaps],
+            # camera motion (max shift, pan, zoom) and, when it moved or the clip has cuts,
+            # the shots, the span counted and the spans the line was in view
+            "camera": None if self.camera is None else self.camera.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -164,6 +168,8 @@ class Report:
         if self.distinct != self.total:
             lines.append(f"{self.distinct} distinct: {self.total - self.distinct} crossings replay "
                          "earlier footage")
+        if self.camera is not None:
+            lines.extend(self.camera.summary_lines())
         if self.integrity is not None:
             lines.extend(self.integrity.summary_lines())
         if self.claim is not None:

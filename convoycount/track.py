@@ -24,6 +24,7 @@ track's id and observations, nothing that the next frame would change.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
@@ -31,6 +32,7 @@ from typing import Optional
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .camera.transform import box as transform_box
 from .detect.base import Detections
 from .geometry import area, center as box_center, diagonal, mostly_inside, overlap_of_smaller
 
@@ -81,6 +83,15 @@ class TrackerSettings:
                                       # then turn back: reversing out of a parking space)
     stop_still_frac: float = 0.15     # "still": every box edge within this share of the diagonal
     stop_min_sightings: int = 3       # ...seen at least this many times in the window
+    standing_gate: float = 0.35       # a track standing still (as above) takes only a box this
+                                      # close (box diagonals) to where it was seen: a parked car hidden
+                                      # by a vehicle passing in front must not take that vehicle's box
+                                      # (the id switch counts the parked car as a crossing)
+    start_accel_diag_s2: float = 0.5  # ...plus what a vehicle starting off covers since it was last
+                                      # seen: half this acceleration (diagonals/s^2; 2.5 m/s^2 for a
+                                      # car) times the time squared
+    standing_grow: float = 1.3        # ...and no box wider or taller than this times the box it stood
+                                      # in (hidden, its box shrinks; a larger box is another vehicle)
 
     def __post_init__(self):
         def check(names, ok, expected):
@@ -95,11 +106,12 @@ class TrackerSettings:
         check(("min_hits", "stop_min_sightings"),
               lambda v: isinstance(v, int) and v >= 1, "an integer >= 1")
         check(("tentative_max_misses",), lambda v: isinstance(v, int) and v >= 0, "an integer >= 0")
-        check(("confirm_within_s", "lost_track_s", "max_hidden_s", "gate", "gate_new",
+        check(("confirm_within_s", "lost_track_s", "max_hidden_s", "gate", "gate_new", "standing_gate",
+               "start_accel_diag_s2",
                "heading_window_s", "heading_min_move_diag", "passing_speed_frac",
                "flow_prior_reach_diag", "across_stretch", "stop_window_s", "stop_still_frac"),
               lambda v: v > 0, "> 0")
-        check(("max_area_ratio",), lambda v: v >= 1, ">= 1 (a ratio between the larger and smaller box)")
+        check(("max_area_ratio", "standing_grow"), lambda v: v >= 1, ">= 1 (a ratio between the larger and smaller box)")
         check(("velocity_smoothing", "duplicate_overlap", "covered_frac"),
               lambda v: 0 < v <= 1, "a fraction in (0, 1]")
         check(("backstep_diag", "size_cost_weight", "tentative_cost", "detection_size_weight",
@@ -110,13 +122,24 @@ class TrackerSettings:
 class Observation:
     time_s: float
     frame_index: int
-    box: tuple                 # (x1, y1, x2, y2) pixels
+    box: tuple                 # (x1, y1, x2, y2) pixels of its own frame, as detected
     confidence: float
     class_name: str
+    scene_box: Optional[tuple] = None   # the same box in scene pixels (camera/), when the
+                                        # camera moved; None: the frame's pixels are the scene's
 
     @property
     def center(self) -> tuple:
         return box_center(self.box)
+
+    @property
+    def scene(self) -> tuple:
+        """The box in scene pixels: where tracking and counting reason."""
+        return self.box if self.scene_box is None else self.scene_box
+
+    @property
+    def scene_center(self) -> tuple:
+        return box_center(self.scene)
 
 
 @dataclass(frozen=True)
@@ -144,6 +167,21 @@ class Track:
     def duration_s(self) -> float:
         return self.observations[-1].time_s - self.observations[0].time_s
 
+    def in_scene(self) -> "Track":
+        """The same track with its boxes in scene pixels, for the stages that reason
+        about motion (counting line, speed-up, integrity): a camera pan is no motion."""
+        if all(o.scene_box is None for o in self.observations):
+            return self
+        return Track(self.track_id, tuple(dataclasses.replace(o, box=o.scene, scene_box=None)
+                                          for o in self.observations))
+
+    def between(self, start_s: float, end_s: float) -> Optional["Track"]:
+        """The part of the track seen in [start_s, end_s), or None if nothing is left."""
+        obs = tuple(o for o in self.observations if start_s <= o.time_s < end_s)
+        if len(obs) == len(self.observations):
+            return self
+        return Track(self.track_id, obs) if obs else None
+
 
 @dataclass
 class _TrackState:
@@ -154,6 +192,8 @@ class _TrackState:
     misses: int = 0                                # frames in a row without a match
     leg_start: int = 0                             # observation where its current leg began
     hidden_s: Optional[float] = None               # last time a passing vehicle hid it
+    standing: Optional[tuple] = None               # the box (scene) it stood still in since it
+                                                   # last stopped, until it drives off
 
     @property
     def confirmed(self) -> bool:
@@ -167,7 +207,7 @@ class _TrackState:
         return Track(self.track_id, tuple(self.observations))
 
     def predict(self, time_s: float) -> np.ndarray:
-        c = np.asarray(self.last.center)
+        c = np.asarray(self.last.scene_center)
         if self.velocity is None:
             return c
         return c + self.velocity * (time_s - self.last.time_s)
@@ -182,9 +222,9 @@ class _TrackState:
         vehicle that stops may then turn back (reversing out of a parking space):
         the stop starts a new leg."""
         first, last = self.observations[self.leg_start], self.observations[-1]
-        disp = np.asarray(last.center) - np.asarray(first.center)
+        disp = np.asarray(last.scene_center) - np.asarray(first.scene_center)
         dist = float(np.linalg.norm(disp))
-        if dist < s.heading_min_move_diag * diagonal(last.box):
+        if dist < s.heading_min_move_diag * diagonal(last.scene):
             return None
         u = disp / dist
         # The front over the last few seconds is enough (a wrong link is refused
@@ -194,7 +234,7 @@ class _TrackState:
             o = self.observations[i]
             if o.time_s < last.time_s - s.heading_window_s:
                 break
-            front = max(front, float(np.dot(o.center, u)))
+            front = max(front, float(np.dot(o.scene_center, u)))
         return u, front
 
     def note_stop(self, s: TrackerSettings) -> None:
@@ -204,11 +244,16 @@ class _TrackState:
         a box being eaten by a vehicle passing in front has a still centre while both
         its edges move)."""
         last = self.observations[-1]
-        tol = s.stop_still_frac * diagonal(last.box)
+        tol = s.stop_still_frac * diagonal(last.scene)
+        if self.standing is not None and np.linalg.norm(
+                np.subtract(last.scene_center, box_center(self.standing))) \
+                > s.heading_min_move_diag * diagonal(last.scene):
+            self.standing = None        # it drove off (a box being eaten by a vehicle passing in
+                                        # front moves its edges, not this far)
         seen = 0
         for i in range(len(self.observations) - 2, -1, -1):    # newest first, no copy
             o = self.observations[i]
-            if np.max(np.abs(np.subtract(last.box, o.box))) >= tol:
+            if np.max(np.abs(np.subtract(last.scene, o.scene))) >= tol:
                 return
             if o.time_s <= last.time_s - s.stop_window_s:
                 break
@@ -217,6 +262,8 @@ class _TrackState:
             return                      # the track is younger than the window
         if seen + 1 >= s.stop_min_sightings:        # + 1: the newest
             self.leg_start = len(self.observations) - 1
+            if self.standing is None:
+                self.standing = last.scene
 
 
 def _passing(hidden: _TrackState, cover: Optional[_TrackState], speed_frac: float) -> bool:
@@ -254,16 +301,19 @@ class Tracker:
         self._last_time: Optional[float] = None
 
     # -- public -----------------------------------------------------------
-    def update(self, dets: Detections) -> dict:
-        """Link one frame's detections (frames in time order). Returns {track id: its
-        observation in this frame} for the confirmed tracks seen in it."""
+    def update(self, dets: Detections, to_scene: Optional[np.ndarray] = None) -> dict:
+        """Link one frame's detections (frames in time order). `to_scene` (3x3, see
+        camera/) takes this frame's pixels to the scene's: boxes are linked where they
+        lie in the scene, so the camera's own motion moves no track. Returns {track id:
+        its observation in this frame} for the confirmed tracks seen in it."""
         t = dets.time_s
         if self._last_time is not None and t <= self._last_time:
             raise ValueError(f"frames must arrive in time order: {t} after {self._last_time}")
         self._last_time = t
         self._expire(t)
 
-        boxes = [tuple(map(float, b)) for b in dets.xyxy]
+        image_boxes = [tuple(map(float, b)) for b in dets.xyxy]
+        boxes = image_boxes if to_scene is None else [transform_box(to_scene, b) for b in image_boxes]
         # A vehicle whose predicted box lies inside a detection it did not get is
         # occluded (two vehicles merged into one blob as they pass), not gone.
         covers = self._covers(boxes, t)
@@ -272,8 +322,9 @@ class Tracker:
         passing = {j for j, c in enumerate(covers) if _opposed([self._active[i] for i in c])}
         matches, unmatched = self._associate(boxes, t, exclude=passing)
         self._note_unmatched(matches, covers, passing, t)
+        scene = (lambda di: None) if to_scene is None else (lambda di: boxes[di])
         for ti, di in matches:
-            self._extend(self._active[ti], self._observation(dets, di))
+            self._extend(self._active[ti], self._observation(dets, di, scene(di)))
         seen = [self._active[ti] for ti, _ in matches]
         unmatched = self._drop_duplicates(boxes, matches, unmatched)
         # Flicker (a blob for one frame here, one there) never grows into a track.
@@ -282,10 +333,16 @@ class Tracker:
         for di in unmatched:
             if len(covers[di]) >= 2 or di in passing:
                 continue        # a blob of two known vehicles is not a third one
-            track = _TrackState(observations=[self._observation(dets, di)])
+            track = _TrackState(observations=[self._observation(dets, di, scene(di))])
             track.velocity = self._flow_prior(track)
             self._active.append(track)
         return {tr.track_id: tr.last for tr in seen if tr.confirmed}
+
+    def end_all(self) -> None:
+        """End every track now: the footage that follows cannot be compared with what
+        came before (a cut, or the camera's motion was lost)."""
+        self._finished.extend(t for t in self._active if t.confirmed)
+        self._active = []
 
     def tracks(self) -> list[Track]:
         """All confirmed tracks, finished and active, in order of id."""
@@ -294,9 +351,9 @@ class Tracker:
 
     # -- internals --------------------------------------------------------
     @staticmethod
-    def _observation(dets: Detections, i: int) -> Observation:
+    def _observation(dets: Detections, i: int, scene_box: Optional[tuple] = None) -> Observation:
         return Observation(dets.time_s, dets.frame_index, tuple(map(float, dets.xyxy[i])),
-                           float(dets.confidence[i]), str(dets.class_name[i]))
+                           float(dets.confidence[i]), str(dets.class_name[i]), scene_box)
 
     def _note_unmatched(self, matches: list, covers: list, passing: set, t: float) -> None:
         """Count a miss for each track that got no box, unless a blob hides it; note
@@ -333,7 +390,7 @@ class Tracker:
     def _extend(self, track: _TrackState, obs: Observation) -> None:
         prev = track.last
         dt = obs.time_s - prev.time_s
-        v_new = (np.asarray(obs.center) - np.asarray(prev.center)) / dt
+        v_new = (np.asarray(obs.scene_center) - np.asarray(prev.scene_center)) / dt
         a = self.settings.velocity_smoothing
         # The first measured velocity replaces the flow prior outright.
         track.velocity = v_new if len(track.observations) == 1 or track.velocity is None \
@@ -368,12 +425,12 @@ class Tracker:
     def _flow_prior(self, track: _TrackState) -> Optional[np.ndarray]:
         """Velocity of the nearest confirmed, moving track within a few vehicle
         sizes: in a convoy the vehicle behind moves like the one ahead."""
-        c = np.asarray(track.last.center)
-        best, best_d = None, self.settings.flow_prior_reach_diag * diagonal(track.last.box)
+        c = np.asarray(track.last.scene_center)
+        best, best_d = None, self.settings.flow_prior_reach_diag * diagonal(track.last.scene)
         for other in self._active:
             if not other.confirmed or other.velocity is None:
                 continue
-            d = float(np.linalg.norm(np.asarray(other.last.center) - c))
+            d = float(np.linalg.norm(np.asarray(other.last.scene_center) - c))
             if d < best_d:
                 best, best_d = other.velocity.copy(), d
         return best
@@ -382,7 +439,7 @@ class Tracker:
         """For each detection, the active tracks whose predicted box it mostly contains."""
         preds = []
         for tr in self._active:
-            x1, y1, x2, y2 = tr.last.box
+            x1, y1, x2, y2 = tr.last.scene
             cx, cy = tr.predict(t)
             hw, hh = (x2 - x1) / 2, (y2 - y1) / 2
             preds.append((cx - hw, cy - hh, cx + hw, cy + hh))
@@ -400,13 +457,15 @@ class Tracker:
         own: it may have stood still or moved like its neighbours (the flow
         prior), whichever fits better, within the wider `gate_new`."""
         s = self.settings
-        scale = max(diagonal(tr.last.box), s.detection_size_weight * diagonal(box), 1.0)
+        scale = max(diagonal(tr.last.scene), s.detection_size_weight * diagonal(box), 1.0)
         if len(tr.observations) < 2:
-            hyps = [np.asarray(tr.last.center)]
+            hyps = [np.asarray(tr.last.scene_center)]
             if tr.velocity is not None:
                 hyps.append(tr.predict(t))
             d = min(float(np.linalg.norm(point - h)) for h in hyps) / scale
             return d if d <= s.gate_new else None
+        if tr.standing is not None:
+            return self._standing_distance(tr, point, box, t, scale)
         err = point - tr.predict(t)
         speed = float(np.linalg.norm(tr.velocity))
         if speed < 1e-6:
@@ -416,7 +475,7 @@ class Tracker:
         # Vehicles do not jump backwards: a box behind the track's last position
         # (by more than backstep_diag of its size) is another vehicle, e.g. one coming
         # the other way that merged with it for a moment.
-        if float(np.dot(point - np.asarray(tr.last.center), u)) < -s.backstep_diag * scale:
+        if float(np.dot(point - np.asarray(tr.last.scene_center), u)) < -s.backstep_diag * scale:
             return None
         # ...nor do they turn round while moving. The test above alone lets a track
         # creep backwards a few pixels a frame onto a vehicle coming the other way
@@ -432,10 +491,22 @@ class Tracker:
         along = float(np.dot(err, u))
         across = float(np.linalg.norm(err - along * u))
         # Across the motion the unit is half the box's extent across it.
-        w, h = tr.last.box[2] - tr.last.box[0], tr.last.box[3] - tr.last.box[1]
+        w, h = tr.last.scene[2] - tr.last.scene[0], tr.last.scene[3] - tr.last.scene[1]
         across_scale = max(0.5 * (abs(u[1]) * w + abs(u[0]) * h), s.across_min_frac * scale, 1.0)
         d = float(np.hypot(along / scale, across / (s.across_stretch * across_scale)))
         return d if d <= s.gate else None
+
+    def _standing_distance(self, tr: _TrackState, point: np.ndarray, box, t: float,
+                           scale: float) -> Optional[float]:
+        """A standing vehicle takes only a box near where it was last seen (plus what it
+        could cover starting off since), and no larger than the box it stood in: while
+        a vehicle passes in front of it, the box it is offered is the passing one."""
+        s = self.settings
+        stood, grow, dt = tr.standing, s.standing_grow, t - tr.last.time_s
+        if box[2] - box[0] > grow * (stood[2] - stood[0]) or box[3] - box[1] > grow * (stood[3] - stood[1]):
+            return None
+        d = float(np.linalg.norm(point - np.asarray(tr.last.scene_center))) / scale
+        return d if d <= s.standing_gate + 0.5 * s.start_accel_diag_s2 * dt * dt else None
 
     def _associate(self, boxes: list, t: float, exclude=frozenset()):
         s = self.settings
@@ -446,7 +517,7 @@ class Tracker:
         cost = np.full((n_t, n_d), big)
         centers = np.array([box_center(b) for b in boxes])
         for i, tr in enumerate(self._active):
-            a_t = area(tr.last.box)
+            a_t = area(tr.last.scene)
             heading = tr.heading(s) if len(tr.observations) >= 2 else None
             for j, b in enumerate(boxes):
                 if j in exclude:

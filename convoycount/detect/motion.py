@@ -3,8 +3,9 @@
 Works on a fixed (or slightly shaking) camera: a vehicle is a blob that differs
 from the learned background. Steps per frame:
   1. global motion compensation: corners of a reference frame, followed with
-     Lucas-Kanade and fitted with RANSAC, give the camera's shift; the frame is
-     shifted back before subtraction so shake does not light up every edge;
+     Lucas-Kanade and fitted with RANSAC (camera/register.py, shared with the
+     pipeline's camera stage), give the camera's shift; the frame is shifted back
+     before subtraction so shake does not light up every edge;
   2. MOG2 background subtraction on a blurred frame (sensor noise), with its
      learning rate derived from the real time step (not a frame count), shadows
      marked by MOG2 and dropped;
@@ -22,6 +23,7 @@ from typing import Iterable, Optional
 import cv2
 import numpy as np
 
+from ..camera.register import corners, downscaled, fit_motion
 from ..video import Frame
 from .base import Detections, DetectorInfo
 
@@ -82,46 +84,26 @@ class MotionDetector:
 
     # -- helpers ------------------------------------------------------------
     def _small(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        self._scale = min(1.0, self.settings.analysis_width / w)
-        if self._scale < 1.0:
-            image = cv2.resize(image, (round(w * self._scale), round(h * self._scale)),
-                               interpolation=cv2.INTER_AREA)
+        image, self._scale = downscaled(image, self.settings.analysis_width)
         b = self.settings.blur_px | 1
         return cv2.GaussianBlur(image, (b, b), 0) if b > 1 else image
 
     def _shift(self, small: np.ndarray) -> tuple:
-        """Camera shift of this frame relative to the reference, in small-image pixels.
-
-        Corners found on the reference frame are followed with pyramidal Lucas-Kanade
-        and a translation is fitted with RANSAC: corners on moving vehicles are
-        outliers, so only the camera's own motion is measured. (Phase correlation was
-        tried first: on smooth scenes a passing vehicle dominated it and it reported
-        shifts of up to 12 px for a camera that did not move at all.)"""
+        """Camera shift of this frame relative to the reference, in small-image pixels:
+        the median motion of the static corners (camera/register.py)."""
         if not self.settings.stabilize:
             return 0.0, 0.0
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self._ref is None or self._ref.shape != grey.shape:
             self._ref = grey
-            self._ref_pts = cv2.goodFeaturesToTrack(grey, maxCorners=500, qualityLevel=0.005,
-                                                    minDistance=6, blockSize=7)
+            self._ref_pts = corners(grey)
             return 0.0, 0.0
-        pts = self._ref_pts
-        if pts is None or len(pts) < 12:
-            return 0.0, 0.0          # a featureless scene: nothing to measure shake against
-        nxt, status, _ = cv2.calcOpticalFlowPyrLK(self._ref, grey, pts, None, winSize=(21, 21),
-                                                  maxLevel=3)
-        ok = status.reshape(-1) == 1
-        if ok.sum() < 12:
-            return 0.0, 0.0
-        a, b = pts[ok].reshape(-1, 2), nxt[ok].reshape(-1, 2)
-        m, inliers = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC,
-                                                 ransacReprojThreshold=2.0, maxIters=500)
-        if m is None or inliers is None or inliers.sum() < 10 or inliers.mean() < 0.25:
-            return 0.0, 0.0
-        d = (b - a)[inliers.reshape(-1) == 1]
-        dx, dy = (float(v) for v in np.median(d, axis=0))
+        fit = fit_motion(self._ref, self._ref_pts, grey)
+        if fit is None or fit.inliers < 10 or fit.inlier_share < 0.25:
+            return 0.0, 0.0      # a featureless scene: nothing to measure shake against
+        dx, dy = fit.shift
         h, w = grey.shape
+        # Larger shifts are a pan or a cut: the background model cannot follow them.
         if abs(dx) > self.settings.max_shift_frac * w or abs(dy) > self.settings.max_shift_frac * h:
             return 0.0, 0.0
         return dx, dy

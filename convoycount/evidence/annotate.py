@@ -101,20 +101,24 @@ class _TrackDraw:
     class_name: str
     colour: tuple
     times: np.ndarray                # observation times, ascending
-    centres: np.ndarray              # (n, 2)
+    centres: np.ndarray              # (n, 2) in scene pixels (the frame's own, camera fixed)
     counted_at: Optional[float]      # clip time of its crossing event, if counted
 
 
 class Annotator:
     """Draws one frame: counting line, confirmed boxes with ids and trails, a
     marker where a vehicle crossed, and a panel with the running count, clip
-    time and real time."""
+    time and real time. When the camera moved, the line, the trails and the
+    crossing markers live in the scene (camera/) and are drawn where the scene
+    lies in each frame; outside the shot that holds the line, no line is drawn."""
 
     def __init__(self, report):
         self.report = report
         p = report.probe
         self.scale = font_scale(min(p.width, p.height))     # portrait clips too
         self.line = line_pixels(report.line, p.width, p.height)
+        cam = report.camera
+        self.camera = cam if cam is not None and cam.placement is not None and cam.moved else None
         self.by_frame: dict = {}
         self.tracks: dict = {}
         counted = {e.track_id: e.clip_time_s for e in report.events}
@@ -122,7 +126,7 @@ class Annotator:
             obs = tr.observations
             self.tracks[tr.track_id] = _TrackDraw(
                 tr.track_id, tr.class_name, track_colour(tr.track_id),
-                np.array([o.time_s for o in obs]), np.array([o.center for o in obs]),
+                np.array([o.time_s for o in obs]), np.array([o.scene_center for o in obs]),
                 counted.get(tr.track_id))
             for o in obs:
                 self.by_frame.setdefault(o.frame_index, []).append((tr.track_id, o))
@@ -133,11 +137,24 @@ class Annotator:
         self.k_text = (f"x{tm.speedup:.2f} {tm.source}" if tm.known else "speed-up unknown")
         self.time_mismatches = 0     # observations whose time differs from the re-decoded frame
 
+    def _to_frame(self, index: int):
+        """(scene -> this frame as a function of (N, 2) points, the line's pixels or None)."""
+        if self.camera is None:
+            return (lambda pts: np.asarray(pts, dtype=float)), self.line
+        from ..camera.transform import apply
+        m = self.camera.to_frame(index)
+        if m is None:
+            return (lambda pts: np.asarray(pts, dtype=float)), None
+        a, b = np.round(apply(m, np.reshape(self.camera.placement.line_px, (2, 2)))).astype(int)
+        return (lambda pts: apply(m, pts)), (tuple(int(v) for v in a), tuple(int(v) for v in b))
+
     def draw(self, index: int, time_s: float, img: np.ndarray) -> np.ndarray:
         import cv2
         sc = self.scale
         th = max(2, int(round(2 * sc)))      # 2 px at least: survives 4:2:0 chroma
-        draw_line(img, *self.line, thickness=th)
+        to_frame, line = self._to_frame(index)
+        if line is not None:
+            draw_line(img, *line, thickness=th)
         for tid, o in self.by_frame.get(index, ()):
             if abs(o.time_s - time_s) > 1e-6:
                 self.time_mismatches += 1
@@ -145,14 +162,14 @@ class Annotator:
             lo = bisect.bisect_left(td.times, time_s - TRAIL_S)
             hi = bisect.bisect_right(td.times, time_s)
             if hi - lo >= 2:
-                pts = np.round(td.centres[lo:hi]).astype(np.int32).reshape(-1, 1, 2)
+                pts = np.round(to_frame(td.centres[lo:hi])).astype(np.int32).reshape(-1, 1, 2)
                 cv2.polylines(img, [pts], False, td.colour, th, cv2.LINE_AA)
             counted = td.counted_at is not None and td.counted_at <= time_s
             label = f"#{tid} {td.class_name}" + (" counted" if counted else "")
             draw_box(img, o.box, td.colour, label, sc, thickness=th + (1 if counted else 0))
         n = bisect.bisect_right(self.event_times, time_s)
         for e in self.events[bisect.bisect_left(self.event_times, time_s - FLASH_S):n]:
-            c = (int(round(e.point[0])), int(round(e.point[1])))
+            c = tuple(int(v) for v in np.round(to_frame([e.point])[0]))
             cv2.circle(img, c, int(8 * sc) + 2, track_colour(e.track_id), th + 1, cv2.LINE_AA)
         real = self.report.time_map.to_real(time_s)
         lines = [f"counted {n} of {self.total}",

@@ -47,6 +47,13 @@ def synth_command(
     edit: Annotated[Optional[str], typer.Option(
         "--edit", help="Edit the clip as a forger would: loop | cut | reverse | dup | gap | speed "
                        "(the truth file records it exactly).")] = None,
+    hand_shake: Annotated[Optional[float], typer.Option(help="Moving camera: handheld shake, "
+                                                              "share of the width (e.g. 0.03).")] = None,
+    pan: Annotated[Optional[float], typer.Option(help="Moving camera: pan after the column, "
+                                                      "in frame widths (e.g. 0.8).")] = None,
+    zoom: Annotated[Optional[float], typer.Option(help="Moving camera: zoom reached (1-2).")] = None,
+    parked: Annotated[Optional[int], typer.Option(help="Moving camera: parked vehicles beside "
+                                                       "the line.")] = None,
 ) -> None:
     """Generate a synthetic convoy clip with exact ground truth."""
     overrides = {k: v for k, v in dict(
@@ -65,7 +72,16 @@ def synth_command(
         cfg = make_scenario(scenario, seed=seed, **overrides)
     except ValueError as e:        # the scene's own checks: a value the user typed
         raise ConvoyCountError(str(e)) from None
-    truth = generate(out, cfg, edit=edit)
+    moving = {k: v for k, v in dict(shake_frac=hand_shake, pan_frac=pan, zoom=zoom,
+                                    parked=parked).items() if v is not None}
+    if moving and edit is not None:
+        raise ConvoyCountError("--edit and a moving camera (--hand-shake/--pan/--zoom/--parked) "
+                               "cannot be combined yet")
+    if moving:
+        from .camera import CameraMove, generate_moving
+        truth = generate_moving(out, cfg, CameraMove(**moving))
+    else:
+        truth = generate(out, cfg, edit=edit)
     typer.echo(f"{out}: {len(truth.vehicles)} vehicles, {truth.total_crossing} crossing, "
                f"{truth.frames} frames, {truth.duration_s:.2f} s clip (x{truth.speedup}); truth "
                f"{out.with_name(out.stem + '.truth.json')}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -41,16 +41,20 @@ def render(config: SynthConfig) -> Iterator[RenderedFrame]:
     return render_plan(build_plan(config))
 
 
-def render_plan(plan: Plan) -> Iterator[RenderedFrame]:
-    return _Renderer(plan).frames()
+def render_plan(plan: Plan, decorate: Optional[Callable] = None) -> Iterator[RenderedFrame]:
+    """`decorate(background, layout)` may paint static things (parked vehicles,
+    synth/camera.py) onto the background before any frame is drawn."""
+    return _Renderer(plan, decorate).frames()
 
 
 class _Renderer:
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, decorate: Optional[Callable] = None):
         self.plan = plan
         cfg = self.cfg = plan.config
         lay = self.layout = plan.layout
         self.bg = make_background(rng_for(cfg, RNG_BACKGROUND), lay, plan.palette, cfg)
+        if decorate is not None:
+            decorate(self.bg, lay)
         self.real = plan.frame_real_s
         self.clip = plan.frame_clip_s
         n = len(self.real)

@@ -88,6 +88,8 @@ class Truth:
     notes: tuple = ()
     schema: str = SCHEMA
     edit: Optional[dict] = None     # synth --edit: {kind, finding {kind, start_s, ...}, frame_map}
+    camera: Optional[dict] = None   # moving camera (synth/camera.py): the path, the line in the
+                                    # scene, when it was in view, the parked vehicles
 
     @property
     def crossing_vehicles(self) -> list:
@@ -99,8 +101,9 @@ class Truth:
         d["vehicles"] = [v.to_dict() for v in self.vehicles]
         for k in ("line", "line_px", "frame_times_s", "frame_real_times_s", "lanes", "notes"):
             d[k] = list(d[k])
-        if d["edit"] is None:      # unedited truth files stay exactly as they were
-            del d["edit"]
+        for k in ("edit", "camera"):
+            if d[k] is None:       # truth files without them stay exactly as they were
+                del d[k]
         return d
 
     def write_json(self, path) -> Path:

@@ -1,0 +1,142 @@
+"""Counting with a moving camera: generated handheld clips (shake up to 3 % of the width,
+a pan after the column of up to one frame width, zoom up to 1.5x, parked vehicles on the
+verge beside the line), counted in scene coordinates with the project's YOLO model.
+
+Done when (issue 14): counts exact on >= 90 % of the clips and no parked vehicle ever
+counted. Held-out seeds 200-219 (the camera stage and the standing-track rules were
+tuned on seeds 1-6). Two worker processes, one clip each. A few clips are also counted
+with --no-camera, and the camera stage's cost is measured on a fixed-camera sample.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import convoycount
+from convoycount.evaluate import compare, load_truth
+from convoycount.synth import scenario
+from convoycount.synth.camera import CameraMove, generate_moving
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = str(ROOT / "models" / "convoy-yolo.pt")
+HELD_OUT = range(200, 220)
+TUNED = range(1, 7)
+NO_CAMERA = 3                  # clips also counted without compensation
+
+
+def clip_settings(seed: int) -> tuple:
+    """(SynthConfig, CameraMove) drawn from the seed: every clip moves differently."""
+    rng = np.random.default_rng([seed, 14])
+    cfg = scenario("news_story", seed=seed, speedup=int(rng.choice([1, 2, 3])), real_fps=15.0,
+                   n_vehicles=int(rng.integers(3, 7)), spacing_s=float(rng.uniform(2.0, 3.0)),
+                   class_mix="mixed", speed_mps=(9.0, 14.0), reverse_direction=bool(rng.random() < 0.3),
+                   crf=26)
+    move = CameraMove(shake_frac=round(float(rng.uniform(0.0, 0.03)), 4),
+                      pan_frac=round(float(rng.uniform(0.0, 1.0)), 3),
+                      zoom=round(float(rng.uniform(1.0, 1.5)), 3), parked=int(rng.integers(1, 4)))
+    return cfg, move
+
+
+def _count(path, camera: bool = True):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return convoycount.analyze(path, detector="yolo", model=MODEL, line="0.5,0,0.5,1", camera=camera)
+
+
+def parked_counted(report, truth: dict) -> int:
+    """Events of tracks that never left a parked vehicle's place (its box in the scene,
+    grown by half) before they crossed."""
+    boxes = [p["box_reference_px"] for p in truth["camera"]["parked"]]
+    tracks = {t.track_id: t for t in report.tracks}
+    n = 0
+    for e in report.events:
+        obs = [o for o in tracks[e.track_id].observations if o.time_s <= e.clip_time_s + 1e-9]
+        for x1, y1, x2, y2 in boxes:
+            gx, gy = 0.5 * (x2 - x1), 0.5 * (y2 - y1)
+            if all(x1 - gx <= o.scene_center[0] <= x2 + gx and y1 - gy <= o.scene_center[1] <= y2 + gy
+                   for o in obs):
+                n += 1
+                break
+    return n
+
+
+def _row(seed: int, d: str) -> tuple:
+    cfg, move = clip_settings(seed)
+    path = Path(d) / f"cam{seed}.mp4"
+    generate_moving(path, cfg, move)
+    truth = load_truth(path.with_name(path.stem + ".truth.json"))
+    t0 = time.perf_counter()
+    r = _count(path)
+    fps = r.frames_processed / (time.perf_counter() - t0)
+    c = compare(r, truth)
+    parked = parked_counted(r, truth)
+    m = r.camera.motion()
+    line = (f"| {seed} | x{cfg.speedup} | {move.shake_frac:.1%} | {move.pan_frac:.2f} | {move.zoom:.2f} | "
+            f"{move.parked} | {truth['camera']['not_watched_crossings']} | {c.true_total} | "
+            f"{c.counted_total} | {c.matched} | {parked} | {'yes' if c.exact else 'NO'} | "
+            f"{m['max_shift_frac']:.1%} | x{m['zoom'][1]:.2f} | {fps:.1f} |")
+    return c.exact, parked, line, path, truth
+
+
+def _overhead() -> str:
+    """Pipeline speed on a fixed-camera sample, camera stage on and off (motion detector:
+    the cheapest, so the stage's share is largest there)."""
+    clip = ROOT / "samples" / "two_way.mp4"
+    out = []
+    for camera in (False, True, False, True):
+        t0 = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = convoycount.analyze(clip, camera=camera)
+        out.append((camera, (time.process_time() - t0) / r.frames_processed * 1000, r.total))
+    off = min(ms for cam, ms, _ in out if not cam)
+    on = min(ms for cam, ms, _ in out if cam)
+    totals = {cam: n for cam, _, n in out}
+    return (f"Cost on a fixed camera (samples/two_way.mp4, motion detector, best of two, CPU time): "
+            f"{off:.1f} ms per frame without the camera stage, {on:.1f} ms with it "
+            f"(+{on - off:.1f} ms, {100 * (on - off) / off:+.0f} %); counts {totals[False]} and "
+            f"{totals[True]}: a still camera's transforms are identity, so counts and times are "
+            "unchanged (tests/test_golden.py).")
+
+
+HEAD = ("| seed | K | shake (of width) | pan (widths) | zoom | parked | crossings out of view | true | "
+        "counted | matched | parked counted | exact | measured max shift | measured zoom | fps |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+
+
+def _seed_job(seed: int) -> tuple:
+    """One held-out clip in a worker process: (seed, exact, parked, row, no-camera result)."""
+    with tempfile.TemporaryDirectory() as d:
+        ok, p, line, path, truth = _row(seed, d)
+        nocam = None
+        if seed - HELD_OUT[0] < NO_CAMERA:
+            r = _count(path, camera=False)
+            c = compare(r, truth)
+            nocam = (c.exact, c.counted_total, c.true_total, parked_counted(r, truth))
+    return seed, ok, p, line, nocam
+
+
+def run(quick: bool = False) -> str:
+    from concurrent.futures import ProcessPoolExecutor
+    held = list(HELD_OUT)[:4] if quick else list(HELD_OUT)
+    with ProcessPoolExecutor(2) as pool:          # two cores: one clip each
+        results = sorted(pool.map(_seed_job, held))
+    exact = sum(ok for _, ok, _, _, _ in results)
+    parked = sum(p for _, _, p, _, _ in results)
+    rows = [line for _, _, _, line, _ in results]
+    nc = "; ".join(f"seed {s}: {n[1]} counted of {n[2]}{' (exact)' if n[0] else ''}, {n[3]} parked"
+                   for s, _, _, _, n in results if n is not None)
+    return ("## Moving camera (generated handheld clips, project YOLO, scene coordinates)\n\n"
+            f"Held-out seeds {held[0]}-{held[-1]}: **{exact}/{len(held)} counted exactly** "
+            f"({100 * exact / len(held):.0f} %), **{parked} parked vehicle(s) counted**. A crossing "
+            "counts in the truth only while at least half the line is in the picture (the pipeline's "
+            "own rule); 'crossings out of view' were left out of 'true' for that reason. The stage "
+            f"and the standing-track rules were tuned on seeds {TUNED[0]}-{TUNED[-1]} and other "
+            "hand-made clips, never on these.\n\n"
+            + HEAD + "\n".join(rows) + "\n\n"
+            + f"Without compensation (`--no-camera`), first {NO_CAMERA} held-out clips: {nc}.\n\n"
+            + _overhead() + "\n")

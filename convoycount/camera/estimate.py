@@ -1,0 +1,156 @@
+"""CameraEstimator: each frame's transform into the scene, frame by frame.
+
+The scene frame of a stretch of footage is the picture of its first frame. Each
+frame is registered (register.py) to a *keyframe* whose own transform is known,
+not to the previous frame, so errors do not pile up frame after frame: only each
+change of keyframe adds one registration's error. A new keyframe is taken when
+the view has moved far from the current one (its corners leave the picture) or
+fewer of them follow. Corners are never taken on detected vehicles: a convoy
+filling the view would otherwise outvote the road.
+
+A frame that cannot be registered (a truck filling the view, a blurred frame)
+keeps the last transform. When registration stays lost for `max_unregistered_s`
+(a cut, a whip pan), the chain breaks: that frame starts a new *segment* with its
+own scene frame, and the pipeline ends every track there, because positions on
+the two sides of a break cannot be compared.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from .register import corners, downscaled, fit_motion
+from .transform import IDENTITY, as3x3, max_displacement, resized, scale_of
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Every number that decides how camera motion is measured."""
+    analysis_width: int = 640        # frames are registered at most this wide (speed)
+    max_corners: int = 300           # corners taken on a keyframe
+    min_inliers: int = 15            # fewer agreeing corners: the frame is not registered
+    min_inlier_share: float = 0.15   # ...or fewer than this share of the followed ones (dense
+                                     # traffic fills much of a real picture: on city_zoom_a a
+                                     # still-good fit holds only 20-25 % of the corners)
+    rekey_inliers: int = 60          # take a new keyframe when fewer corners agree than this
+    rekey_shift_frac: float = 0.12   # ...or the view moved this share of the width from it
+    rekey_scale: float = 1.08        # ...or zoomed by this factor from it
+    still_frac: float = 0.005        # a stretch whose frames all stay within this share of the
+    still_min_px: float = 2.0        # picture's diagonal (and this many px) of its first frame
+                                     # is a fixed camera: its transforms are left at identity, so
+                                     # a tripod clip counts exactly as without this stage (a
+                                     # shake that small is below the counter's margin anyway)
+    mask_pad_frac: float = 0.1       # detected boxes are grown by this share before masking
+    max_unregistered_s: float = 1.0  # frames that cannot be registered keep the last transform
+                                     # (a truck filling the view hides the scene for a moment);
+                                     # only after this long does the chain break
+
+    def __post_init__(self):
+        for name in ("analysis_width", "max_corners", "min_inliers", "rekey_inliers"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+                raise ValueError(f"CameraSettings.{name} must be an integer >= 1, got {v!r}")
+        for name in ("min_inlier_share", "rekey_shift_frac", "still_frac", "mask_pad_frac"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v < 1):
+                raise ValueError(f"CameraSettings.{name} must be in [0, 1), got {v!r}")
+        if not (isinstance(self.rekey_scale, (int, float)) and self.rekey_scale > 1):
+            raise ValueError(f"CameraSettings.rekey_scale must be > 1, got {self.rekey_scale!r}")
+
+
+@dataclass(frozen=True)
+class CameraStep:
+    """One analysed frame's place in the scene."""
+    frame_index: int
+    time_s: float
+    to_scene: np.ndarray        # 3x3, frame pixels -> scene pixels of its segment
+    segment: int                # 0, 1, ...: a new one after each break
+    inliers: int                # corners that agreed (0 on a segment's first frame)
+    registered: bool = True     # False: could not be registered, the last transform was kept
+
+
+@dataclass
+class _Key:
+    grey: np.ndarray
+    pts: Optional[np.ndarray]
+    to_scene: np.ndarray        # 3x3 in analysis pixels
+    last: np.ndarray = field(default_factory=lambda: IDENTITY.copy())   # key -> latest frame
+
+
+class CameraEstimator:
+    """Stage: `update(frame, detections)` in time order returns the frame's CameraStep;
+    `steps` holds them all."""
+
+    def __init__(self, settings: CameraSettings = CameraSettings()):
+        self.settings = settings
+        self.steps: list = []
+        self._key: Optional[_Key] = None
+        self._segment = -1
+        self._scale = 1.0
+        self._lost_s: Optional[float] = None     # when registration was first lost, if it is
+        self._held: Optional[np.ndarray] = None  # the last transform (analysis pixels)
+
+    def update(self, frame, detections) -> CameraStep:
+        grey = self._grey(frame.image)
+        key = self._key
+        fit = None
+        if key is not None and key.grey.shape == grey.shape:
+            fit = fit_motion(key.grey, key.pts, grey, guess=key.last[:2])
+            s = self.settings
+            if fit is not None and (fit.inliers < s.min_inliers or fit.inlier_share < s.min_inlier_share):
+                fit = None
+        if fit is None and key is not None and self._hold(frame.time_s, grey.shape):
+            step = CameraStep(frame.index, frame.time_s, resized(self._held, self._scale),
+                              self._segment, 0, registered=False)
+            self.steps.append(step)
+            return step
+        if fit is None:                       # first frame, or the chain broke: a new segment
+            self._segment += 1
+            to_scene = IDENTITY.copy()
+            self._new_key(grey, detections, to_scene)
+            inliers = 0
+        else:
+            key.last = as3x3(fit.matrix)
+            to_scene = key.to_scene @ np.linalg.inv(key.last)
+            inliers = fit.inliers
+            if self._rekey_due(fit, key.last, grey.shape):
+                self._new_key(grey, detections, to_scene)
+        self._lost_s, self._held = None, to_scene
+        step = CameraStep(frame.index, frame.time_s, resized(to_scene, self._scale),
+                          self._segment, inliers)
+        self.steps.append(step)
+        return step
+
+    def _hold(self, t: float, shape: tuple) -> bool:
+        """Keep the last transform for an unregistered frame, unless registration has
+        been lost for longer than max_unregistered_s (or the picture changed size)."""
+        if self._key.grey.shape != shape:
+            return False
+        self._lost_s = t if self._lost_s is None else self._lost_s
+        return t - self._lost_s <= self.settings.max_unregistered_s
+
+    def _grey(self, image: np.ndarray) -> np.ndarray:
+        image, self._scale = downscaled(image, self.settings.analysis_width)
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+    def _new_key(self, grey: np.ndarray, detections, to_scene: np.ndarray) -> None:
+        mask = np.full(grey.shape, 255, np.uint8)
+        pad = self.settings.mask_pad_frac
+        for x1, y1, x2, y2 in (detections.xyxy * self._scale if detections is not None else ()):
+            px, py = pad * (x2 - x1), pad * (y2 - y1)
+            mask[max(0, int(y1 - py)):max(0, int(np.ceil(y2 + py))),
+                 max(0, int(x1 - px)):max(0, int(np.ceil(x2 + px)))] = 0
+        pts = corners(grey, mask, max_corners=self.settings.max_corners,
+                      min_distance=max(6, grey.shape[1] // 80))
+        self._key = _Key(grey, pts, to_scene)
+
+    def _rekey_due(self, fit, key_to_frame: np.ndarray, shape: tuple) -> bool:
+        s = self.settings
+        h, w = shape
+        zoom = scale_of(key_to_frame)
+        return (fit.inliers < s.rekey_inliers
+                or max_displacement(key_to_frame, w, h) > s.rekey_shift_frac * w
+                or max(zoom, 1 / zoom) > s.rekey_scale)

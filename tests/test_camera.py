@@ -1,0 +1,173 @@
+"""Counting in scene coordinates (convoycount/camera/) on generated moving-camera clips
+(convoycount/synth/camera.py), whose truth is exact in the scene: the camera path,
+the line's place and when it was in view, the parked vehicles."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convoycount
+from convoycount.camera.estimate import CameraEstimator, CameraStep
+from convoycount.camera.scene import LINE_VIEW_SHARE, line_share_in_view, place_line, settle
+from convoycount.camera.transform import IDENTITY, apply
+from convoycount.count import CounterSettings
+from convoycount.errors import ConvoyCountError
+from convoycount.options import AnalysisOptions
+from convoycount.synth import scenario
+from convoycount.synth.camera import CameraMove, generate_moving
+from convoycount.video import frames
+
+ROOT = Path(__file__).resolve().parents[1]
+YOLO = dict(detector="yolo", model=str(ROOT / "models" / "convoy-yolo.pt"), line="0.5,0,0.5,1")
+
+
+def analyze(path, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return convoycount.analyze(path, **kw)
+
+
+def truth_of(path) -> dict:
+    return json.loads(Path(str(path).replace(".mp4", ".truth.json")).read_text())
+
+
+# ------------------------------------------------------------------ the stage alone
+@pytest.fixture(scope="module")
+def pan_zoom_clip(tmp_path_factory):
+    """A phone that shakes, pans after the column by half the width and zooms to 1.4x."""
+    path = tmp_path_factory.mktemp("cam") / "pan_zoom.mp4"
+    cfg = scenario("news_story", seed=5, speedup=3, n_vehicles=2, real_fps=15.0, spacing_s=2.0)
+    generate_moving(path, cfg, CameraMove(shake_frac=0.03, pan_frac=0.5, zoom=1.4))
+    return path
+
+
+def test_each_frame_is_placed_in_the_scene_to_a_pixel(pan_zoom_clip):
+    truth = truth_of(pan_zoom_clip)
+    exact = [np.vstack([np.reshape(m, (2, 3)), [0, 0, 1]]) for m in truth["camera"]["frame_to_scene"]]
+    w, h = truth["width"], truth["height"]
+    corners = [(0, 0), (w, 0), (0, h), (w, h)]
+    est = CameraEstimator()
+    worst = 0.0
+    for f in frames(pan_zoom_clip):
+        step = est.update(f, None)
+        worst = max(worst, float(np.abs(apply(step.to_scene, corners) - apply(exact[f.index], corners)).max()))
+    assert {s.segment for s in est.steps} == {0}          # followed without a break
+    # The pan moves the view by 320 px and the zoom by 1.4x; the picture's corners
+    # stay within 1.5 px of where the truth puts them.
+    assert worst < 1.5, worst
+
+
+def test_frames_that_hide_the_scene_keep_the_last_place_and_do_not_break_the_chain(pan_zoom_clip):
+    """A truck filling the view for a few frames (here: blank frames) is not a cut."""
+    from convoycount.video import Frame
+    truth = truth_of(pan_zoom_clip)
+    est = CameraEstimator()
+    for f in frames(pan_zoom_clip):
+        hidden = 10 <= f.index < 14
+        est.update(Frame(f.index, f.time_s, np.full_like(f.image, 90)) if hidden else f, None)
+    assert [s.registered for s in est.steps[8:16]] == [True] * 2 + [False] * 4 + [True] * 2
+    assert {s.segment for s in est.steps} == {0}
+    exact = np.vstack([np.reshape(truth["camera"]["frame_to_scene"][20], (2, 3)), [0, 0, 1]])
+    assert np.abs(apply(est.steps[20].to_scene, [(0, 0), (640, 360)]) - apply(exact, [(0, 0), (640, 360)])).max() < 1.5
+
+
+def test_a_fixed_camera_is_exactly_identity():
+    """Sub-pixel jitter of the estimate must not move a tripod clip's boxes at all."""
+    steps = [CameraStep(i, i / 30, np.array([[1, 0, 0.4 * (-1) ** i], [0, 1, 0.3], [0, 0, 1.0]]), 0, 50)
+             for i in range(20)]
+    moved = steps + [CameraStep(20, 20 / 30, np.array([[1, 0, 9.0], [0, 1, 0], [0, 0, 1.0]]), 0, 50)]
+    assert all(s.to_scene is IDENTITY for s in settle(steps, 640, 360))
+    assert not any(s.to_scene is IDENTITY for s in settle(moved, 640, 360))
+
+
+def test_the_line_is_watched_while_half_of_it_is_in_view():
+    line = (320.0, 0.0, 320.0, 360.0)
+    pan = lambda dx: np.array([[1, 0, dx], [0, 1, 0], [0, 0, 1.0]])   # noqa: E731  frame -> scene
+    assert line_share_in_view(IDENTITY, line, 640, 360) > 0.9
+    assert line_share_in_view(pan(400.0), line, 640, 360) == 0.0        # panned past it
+    steps = [CameraStep(i, i * 0.1, pan(40.0 * i), 0, 50) for i in range(20)]
+    place = place_line(steps, line, None, [], 2.0, 640, 360)
+    # The line (x = 320) leaves at the left edge once the view has moved ~307 px: frame 8.
+    assert place.watched_s == [(0.0, pytest.approx(0.8))]
+    assert place.counts_at(0.75) and not place.counts_at(0.85)
+    assert LINE_VIEW_SHARE == 0.5
+
+
+# ------------------------------------------------------------------ whole analyses
+def test_a_parked_car_under_a_shaking_phone_is_never_counted(tmp_path):
+    """A 3 % shake moves a parked car's box back and forth across the line; in image
+    pixels that is a crossing. In scene pixels the car stands still. (The counter's
+    travel rule alone also stops it, so it is switched off here to test the stage.)"""
+    path = tmp_path / "parked.mp4"
+    cfg = scenario("news_story", seed=6, speedup=1, n_vehicles=0, duration_real_s=4.0, real_fps=10.0)
+    truth = generate_moving(path, cfg, CameraMove(shake_frac=0.03, parked=1))
+    assert truth.total_crossing == 0 and len(truth.camera["parked"]) == 1
+    no_travel = CounterSettings(min_travel_diag=0.0)
+    fixed = analyze(path, **YOLO, counter=no_travel, camera=False)
+    assert fixed.total >= 1             # without compensation the shake counts the parked car
+    report = analyze(path, **YOLO, counter=no_travel)
+    assert report.total == 0
+    motion = report.to_dict()["camera"]["motion"]
+    # The summary saw the shake: up to 3 % each way on each axis, from the first frame.
+    assert 0.01 < motion["max_shift_frac"] <= 2 * np.sqrt(2) * 0.03
+
+
+def test_a_vehicle_the_phone_pans_after_is_counted_once_at_its_time(tmp_path):
+    path = tmp_path / "pan.mp4"
+    cfg = scenario("news_story", seed=1, speedup=2, n_vehicles=1, real_fps=15.0, speed_mps=(13.0, 14.0),
+                   lead_in_s=0.2, tail_s=0.3)
+    truth = generate_moving(path, cfg, CameraMove(pan_frac=0.6, shake_frac=0.01))
+    (crossing,) = [v.crossing_clip_time_s for v in truth.vehicles if v.crosses_line]
+    report = analyze(path, **YOLO)
+    assert report.total == 1
+    assert abs(report.events[0].clip_time_s - crossing) < 0.1
+    cam = report.to_dict()["camera"]
+    assert cam["moved"] and cam["motion"]["pan_x_px"][1] > 0.5 * 640
+    # The pan takes the line out of view: the report says until when it was watched.
+    watched = truth.camera["watched_s"]
+    assert len(cam["watched_s"]) == 1 and abs(cam["watched_s"][0][1] - watched[0][1]) < 0.2
+    assert any("left the view" in w for w in report.warnings)
+    # The annotated video draws the line where it lies in the scene in each frame.
+    from convoycount.evidence.annotate import Annotator
+    annot = Annotator(report)
+    scene_to_ref = np.linalg.inv(np.vstack([np.reshape(truth.camera["frame_to_scene"][0], (2, 3)), [0, 0, 1]]))
+    for step in report.camera.steps[::10]:
+        exact = np.vstack([np.reshape(truth.camera["frame_to_scene"][step.frame_index], (2, 3)), [0, 0, 1]])
+        want = apply(np.linalg.inv(exact) @ np.linalg.inv(scene_to_ref), [(320, 0), (320, 360)])
+        _, drawn = annot._to_frame(step.frame_index)
+        assert np.abs(np.array(drawn) - want).max() < 2.5, (step.frame_index, drawn, want)
+
+
+def test_after_a_cut_counting_stops_and_the_shots_are_listed(tmp_path):
+    """The second shot is another road: its vehicles must not be counted at a line
+    drawn on the first, and the report says which span was counted."""
+    from convoycount.synth import generate
+    path = tmp_path / "cut.mp4"
+    truth = generate(path, scenario("two_way", seed=3, width=480, height=270, pixels_per_m=11.0,
+                                    real_fps=20.0, n_vehicles=8, spacing_s=1.5), edit="cut")
+    cut_s = truth.edit["finding"]["start_s"]
+    before = [v.crossing_clip_time_s for v in truth.vehicles
+              if v.crosses_line and v.crossing_clip_time_s < cut_s]
+    report = analyze(path, line="0.5,0,0.5,1")
+    cam = report.to_dict()["camera"]
+    assert len(cam["shots"]) == 2 and cam["shots"][1][0] == pytest.approx(cut_s, abs=0.06)
+    assert cam["counted_s"][1] == pytest.approx(cut_s, abs=0.06)
+    assert all(e.clip_time_s < cut_s for e in report.events)
+    assert abs(report.total - len(before)) <= 1
+    assert any("2 shots" in w and "holds the line" in w for w in report.warnings)
+    # No track runs across the cut.
+    assert not any(t.observations[0].time_s < cut_s - 1e-6 <= t.observations[-1].time_s - 0.06
+                   for t in report.tracks)
+
+
+# ------------------------------------------------------------------ options
+def test_line_at_needs_a_line_and_a_time_in_range():
+    assert AnalysisOptions(line="0.5,0,0.5,1", line_at_s=2.0).params()["line_at_s"] == 2.0
+    with pytest.raises(ConvoyCountError, match="--line-at places a given line"):
+        AnalysisOptions(line_at_s=2.0)
+    with pytest.raises(ConvoyCountError, match="outside the analysed range"):
+        AnalysisOptions(line="0.5,0,0.5,1", line_at_s=1.0, start_s=2.0)
+    with pytest.raises(ConvoyCountError, match="--no-camera"):
+        AnalysisOptions(line="0.5,0,0.5,1", line_at_s=1.0, camera=False)
