@@ -33,7 +33,7 @@ CONTRACT = ["input.path", "input.sha256", "probe", "params", "tool.version", "de
             "count.by_direction", "count.by_class", "count.stable_tracks", "claim.text",
             "claim.parsed", "claim.basis", "claim.observed", "claim.verdict", "claim.by_basis",
             "count.distinct", "integrity.checked", "integrity.frames", "integrity.findings",
-            "integrity.notes", "claim.parts", "decode_gaps"]
+            "integrity.notes", "claim.parts", "decode_gaps", "camera"]
 EVENT_KEYS = ["track_id", "clip_time_s", "real_time_s", "direction", "class", "confidence"]
 
 
