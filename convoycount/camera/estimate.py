@@ -9,7 +9,8 @@ fewer of them follow. Corners are never taken on detected vehicles: a convoy
 filling the view would otherwise outvote the road.
 
 A frame that cannot be registered (a truck filling the view, a blurred frame)
-keeps the last transform. When registration stays lost for `max_unregistered_s`
+keeps the last transform; so does every frame of a scene too plain to hold
+corners (nothing in it can show the camera moving). When registration stays lost for `max_unregistered_s`
 (a cut, a whip pan), the chain breaks: that frame starts a new *segment* with its
 own scene frame, and the pipeline ends every track there, because positions on
 the two sides of a break cannot be compared.
@@ -102,6 +103,16 @@ class CameraEstimator:
             s = self.settings
             if fit is not None and (fit.inliers < s.min_inliers or fit.inlier_share < s.min_inlier_share):
                 fit = None
+        if fit is None and key is not None and self._featureless(key, grey.shape):
+            # The keyframe has too few corners to register anything against (a plain
+            # background): its picture cannot show the camera moving either, so the last
+            # transform is kept without counting towards a break, and this frame becomes
+            # the keyframe (in case it has the corners the last one lacked).
+            self._new_key(grey, detections, self._held)
+            step = CameraStep(frame.index, frame.time_s, resized(self._held, self._scale),
+                              self._segment, 0, registered=False)
+            self.steps.append(step)
+            return step
         if fit is None and key is not None and self._hold(frame.time_s, grey.shape):
             step = CameraStep(frame.index, frame.time_s, resized(self._held, self._scale),
                               self._segment, 0, registered=False)
@@ -123,6 +134,9 @@ class CameraEstimator:
                           self._segment, inliers)
         self.steps.append(step)
         return step
+
+    def _featureless(self, key: _Key, shape: tuple) -> bool:
+        return key.grey.shape == shape and (key.pts is None or len(key.pts) < self.settings.min_inliers)
 
     def _hold(self, t: float, shape: tuple) -> bool:
         """Keep the last transform for an unregistered frame, unless registration has
