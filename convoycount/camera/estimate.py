@@ -45,6 +45,8 @@ class CameraSettings:
                                      # a tripod clip counts exactly as without this stage (a
                                      # shake that small is below the counter's margin anyway)
     mask_pad_frac: float = 0.1       # detected boxes are grown by this share before masking
+    same_view_grey: float = 6.0      # median grey-level change of 1/16-size pictures below which a
+                                     # frame that cannot be registered is still the keyframe's view
     max_unregistered_s: float = 1.0  # frames that cannot be registered keep the last transform
                                      # (a truck filling the view hides the scene for a moment);
                                      # only after this long does the chain break
@@ -113,7 +115,7 @@ class CameraEstimator:
                               self._segment, 0, registered=False)
             self.steps.append(step)
             return step
-        if fit is None and key is not None and self._hold(frame.time_s, grey.shape):
+        if fit is None and key is not None and self._hold(frame.time_s, grey):
             step = CameraStep(frame.index, frame.time_s, resized(self._held, self._scale),
                               self._segment, 0, registered=False)
             self.steps.append(step)
@@ -138,13 +140,26 @@ class CameraEstimator:
     def _featureless(self, key: _Key, shape: tuple) -> bool:
         return key.grey.shape == shape and (key.pts is None or len(key.pts) < self.settings.min_inliers)
 
-    def _hold(self, t: float, shape: tuple) -> bool:
+    def _hold(self, t: float, grey: np.ndarray) -> bool:
         """Keep the last transform for an unregistered frame, unless registration has
-        been lost for longer than max_unregistered_s (or the picture changed size)."""
-        if self._key.grey.shape != shape:
+        been lost for longer than max_unregistered_s and the picture no longer looks
+        like the keyframe (or changed size)."""
+        if self._key.grey.shape != grey.shape:
             return False
         self._lost_s = t if self._lost_s is None else self._lost_s
-        return t - self._lost_s <= self.settings.max_unregistered_s
+        return t - self._lost_s <= self.settings.max_unregistered_s or self._looks_like_key(grey)
+
+    def _looks_like_key(self, grey: np.ndarray) -> bool:
+        """True when the picture, seen coarsely, is still the keyframe's: fits can fail on
+        a hazy, noisy or plain scene whose camera never moved, and breaking the chain
+        there would stop the count. Coarse (1/16 size) so noise and a small shake average
+        out, while a cut or a real move changes most cells by far more."""
+        s = self.settings
+        h, w = grey.shape
+        size = (max(4, w // 16), max(4, h // 16))
+        a = cv2.resize(self._key.grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        b = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        return float(np.median(np.abs(a - b))) <= s.same_view_grey
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
         image, self._scale = downscaled(image, self.settings.analysis_width)
