@@ -63,26 +63,33 @@ def synth_command(
         stop_and_go=stop_and_go, overlap=overlap, rotation=rotation, vfr=vfr, clock=clock, audio=audio,
         shake_px=shake, noise_sigma=noise, crf=crf, look=look).items() if v is not None}
     if line is not None:
-        try:
-            overrides["line"] = tuple(float(p) for p in line.split(","))
-        except ValueError:
-            raise ConvoyCountError(f"--line must be four numbers 'x1,y1,x2,y2', got {line!r}") from None
-    from .encode import generate   # PyAV only when we actually encode
+        overrides["line"] = _parse_line(line)
     try:
         cfg = make_scenario(scenario, seed=seed, **overrides)
     except ValueError as e:        # the scene's own checks: a value the user typed
         raise ConvoyCountError(str(e)) from None
-    moving = {k: v for k, v in dict(shake_frac=hand_shake, pan_frac=pan, zoom=zoom,
-                                    parked=parked).items() if v is not None}
+    truth = _write(out, cfg, edit, dict(shake_frac=hand_shake, pan_frac=pan, zoom=zoom, parked=parked))
+    typer.echo(f"{out}: {len(truth.vehicles)} vehicles, {truth.total_crossing} crossing, "
+               f"{truth.frames} frames, {truth.duration_s:.2f} s clip (x{truth.speedup}); truth "
+               f"{out.with_name(out.stem + '.truth.json')}"
+               + (f"; edit {edit}: {truth.edit['finding']}" if edit else ""))
+
+
+def _parse_line(line: str) -> tuple:
+    try:
+        return tuple(float(p) for p in line.split(","))
+    except ValueError:
+        raise ConvoyCountError(f"--line must be four numbers 'x1,y1,x2,y2', got {line!r}") from None
+
+
+def _write(out: Path, cfg, edit: Optional[str], moving: dict):
+    """Render and encode the clip (with a moving camera when `moving` has settings)."""
+    moving = {k: v for k, v in moving.items() if v is not None}
     if moving and edit is not None:
         raise ConvoyCountError("--edit and a moving camera (--hand-shake/--pan/--zoom/--parked) "
                                "cannot be combined yet")
     if moving:
         from .camera import CameraMove, generate_moving
-        truth = generate_moving(out, cfg, CameraMove(**moving))
-    else:
-        truth = generate(out, cfg, edit=edit)
-    typer.echo(f"{out}: {len(truth.vehicles)} vehicles, {truth.total_crossing} crossing, "
-               f"{truth.frames} frames, {truth.duration_s:.2f} s clip (x{truth.speedup}); truth "
-               f"{out.with_name(out.stem + '.truth.json')}"
-               + (f"; edit {edit}: {truth.edit['finding']}" if edit else ""))
+        return generate_moving(out, cfg, CameraMove(**moving))
+    from .encode import generate   # PyAV only when we actually encode
+    return generate(out, cfg, edit=edit)
