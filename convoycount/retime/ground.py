@@ -54,7 +54,7 @@ from typing import Optional
 
 import numpy as np
 
-from .kinematics import _inside
+from .kinematics import _inside, window_pairs
 
 
 @dataclass(frozen=True)
@@ -168,14 +168,8 @@ def _shape_problem(boxes: np.ndarray, c: np.ndarray, s: GroundSettings) -> Optio
 def _window_rates(t: np.ndarray, c: np.ndarray, bw: np.ndarray, bottom: np.ndarray,
                   s: GroundSettings) -> tuple:
     """(image speed over the box width, median bottom row) per window of ~window_s."""
-    n, rates, rows, j = len(t), [], [], 0
-    window = min(s.window_s, 0.5 * (t[-1] - t[0]))
-    for i in range(n):
-        j = max(j, i + s.window_frames)
-        while j < n and t[j] - t[i] < window:
-            j += 1
-        if j >= n:
-            break
+    rates, rows = [], []
+    for i, j in window_pairs(t, s.window_s, s.window_frames):
         rates.append(float(np.linalg.norm(c[j] - c[i])) / (t[j] - t[i])
                      / float(np.median(bw[i:j + 1])))
         rows.append(float(np.median(bottom[i:j + 1])))

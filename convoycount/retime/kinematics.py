@@ -203,6 +203,22 @@ def _not_a_moving_vehicle(path: _Path, s: KinematicSettings) -> Optional[str]:
     return None
 
 
+def window_pairs(t: np.ndarray, window_s: float, window_frames: int) -> list:
+    """(i, j) index pairs of the measuring windows over times `t`: from each
+    observation to the first one at least `window_s` later and `window_frames`
+    on (the window shrinks to half the span for vehicles seen briefly)."""
+    n, pairs, j = len(t), [], 0
+    window = min(window_s, 0.5 * (t[-1] - t[0]))
+    for i in range(n):
+        j = max(j, i + window_frames)
+        while j < n and t[j] - t[i] < window:
+            j += 1
+        if j >= n:
+            break
+        pairs.append((i, j))
+    return pairs
+
+
 def _windows(path: _Path, s: KinematicSettings) -> tuple:
     """(rates in lengths/s, speeds in px/s, (t_i, t_j) spans, median lengths) of
     every measuring window: from each observation to the first one at least
@@ -210,15 +226,7 @@ def _windows(path: _Path, s: KinematicSettings) -> tuple:
     for vehicles seen briefly)."""
     t, p, lengths = path.t, path.p, path.lengths
     rates, speeds, spans, lens = [], [], [], []
-    n = len(t)
-    window = min(s.window_s, 0.5 * (t[-1] - t[0]))
-    j = 0
-    for i in range(n):
-        j = max(j, i + s.window_frames)
-        while j < n and t[j] - t[i] < window:
-            j += 1
-        if j >= n:
-            break
+    for i, j in window_pairs(t, s.window_s, s.window_frames):
         dt = t[j] - t[i]
         L = float(np.median(lengths[i:j + 1]))
         v = abs(p[j] - p[i]) / dt
