@@ -38,7 +38,7 @@ def progress(fraction):
     if not samples or fraction - samples[-1][0] >= 0.1:
         samples.append((round(fraction, 2), round(rss_mb(), 1)))
 r = convoycount.analyze(sys.argv[1], detector="motion", speedup=1, progress=progress)
-print(json.dumps({"frames": r.frames_processed, "total": r.count.total, "elapsed_s": r.elapsed_s,
+print(json.dumps({"frames": r.frames_processed, "total": r.total, "elapsed_s": r.elapsed_s,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                   "samples": samples}))
 """
@@ -57,8 +57,10 @@ def make_clip(folder: Path, minutes: float) -> tuple:
 
 
 def count_in_child(clip: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(clip)], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(clip)], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:      # the child's own last line says why, not a wrapper traceback
+        lines = out.stderr.strip().splitlines() or ["no output"]
+        raise SystemExit(f"counting {clip.name} failed: {lines[-1]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
