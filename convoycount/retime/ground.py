@@ -242,7 +242,7 @@ class Camera:
 # vehicle lengths (their aspect is 0.7-1.0 on every real clip, which read literally
 # would put every camera within 2 deg of horizontal). On the two telephoto highway clips
 # lane dashes measured by hand (US 12.2 m, UK 9 m periods) put the view at ~20 deg
-# (highway_b) and ~5 deg (highway_uk) across, against the 40 assumed: measuring dash
+# (highway_b) and ~2-4 deg (highway_uk) across, against the 40 assumed: measuring dash
 # periods is the way to f (not built). Without a horizon, a depression of 15 deg (CCTV
 # and overpass cameras look 5-40 deg down).
 DEFAULT_DEPRESSION_DEG = 15.0
@@ -324,9 +324,10 @@ class GroundSpeed:
 def _camera_span(psi: float, row: float, cam: Camera, size: VehicleSize) -> tuple:
     """(down, up): how much the log metres per box width move when the camera is at
     either end of its range, the lens range (`Camera.focal_range_px`) with a horizon or
-    the depression range without one. Kept one-sided: a telephoto view (the likelier
-    error, the focal-length notes above) raises the speed of traffic along the view far
-    more than a wide lens lowers it."""
+    the depression range without one. Kept one-sided: a telephoto raises the speed of
+    traffic along the view by up to ~x4 (two of the seven real clips are telephotos, see
+    the focal-length notes above) while a wide lens lowers it far less, so one symmetric
+    spread would either miss the telephotos or widen the low side for nothing."""
     if cam.horizon_y is None:
         alts = [math.radians(a) for a in DEPRESSION_RANGE_DEG]
     else:
