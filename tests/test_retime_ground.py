@@ -50,6 +50,32 @@ def test_ground_speed_on_perspective_clips_is_within_20_percent(tmp_path, view):
     assert got == pytest.approx(k * cfg.speed_mps, rel=0.20)
 
 
+# field of view, camera height, tilt, lane distance: a telephoto from a tall building
+# (the view highway_uk was filmed with) and a wide lens close to the road
+LENSES = {"telephoto 12 deg": (12.0, 30.0, 8.0, 220.0), "wide 70 deg": (70.0, 8.0, 25.0, 20.0)}
+
+
+@pytest.mark.parametrize("lens", list(LENSES))
+def test_the_camera_span_holds_the_true_speed_whatever_the_lens(tmp_path, lens):
+    """Nothing in the boxes measures the focal length, so the speed is read at the
+    assumed 40 deg view (a 12 deg telephoto reads ~0.3x) and the camera span of the
+    evidence, the lens range 3-80 deg, must reach the true speed either way."""
+    fov, height, tilt, y = LENSES[lens]
+    cfg = PerspectiveConfig(speedup=2.0, heading_deg=180, tilt_deg=tilt, lane_x_m=2.0, lane_y_m=y,
+                            spacing_m=60.0 if fov < 40 else 15.0, hfov_deg=fov,
+                            camera_height_m=height, duration_s=2.5 if fov < 40 else 2.0)
+    generate_perspective(tmp_path / "p.mp4", cfg)
+    r = convoycount.analyze(tmp_path / "p.mp4", detector="motion", integrity=False)
+    est = estimate_ground(r.tracks, cfg.width, cfg.height)
+    assert est.ok, est.reason
+    got = est.evidence["ground_speed_m_per_clip_s"]
+    down, up = est.evidence["camera_log_span"]
+    true = cfg.speedup * cfg.speed_mps
+    assert got * math.exp(down) <= true <= got * math.exp(up)
+    if fov < 40:      # the telephoto error the span is there for: the point alone is far off
+        assert got < 0.5 * true
+
+
 def test_evidence_lets_a_reader_redo_the_arithmetic():
     boxes = [(40 + 6 * i, 150, 40 + 6 * i + 90, 190) for i in range(30)]
     est = estimate_ground([_track(1, boxes)], 640, 360)

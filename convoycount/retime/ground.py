@@ -21,8 +21,9 @@ The box width never holds the height (the camera has no roll), so it is the scal
 The depression comes from the camera (`Camera`, `fit_horizon`): the horizon row from
 how the box bottoms of vehicles driving toward or away move down the picture (at
 steady speed on a flat straight road 1 / (y - y_h) is linear in time), and an
-*assumed* focal length (a 40 deg field of view, log-sd 0.3: nothing in traffic alone
-measures it; on zoomed highway footage this is the largest error). The box aspect
+*assumed* focal length (a 40 deg field of view; the interval spans lenses of 3-80 deg:
+nothing in traffic boxes measures it, see the notes at `DEFAULT_DEPRESSION_DEG`; on
+telephoto highway footage this is the largest error). The box aspect
 bh / bw would fix a too, but on real COCO boxes it hardly changes down the picture
 (highway_a: 0.82 near the horizon and near the bottom), so it is not used.
 Given a, psi fixes f (tan f = sin a / tan psi), and then
@@ -33,8 +34,9 @@ Side-on (f = 90 deg) this is the old rule, u / bw lengths per second, whatever a
 toward or away (f = 0) the scale is the vehicle's width, which the motion does not
 foreshorten, and the displacement is divided by sin a. Each window of a track uses
 the box width of that window, so the perspective growth of an approaching vehicle
-cancels. The camera uncertainty (focal length, or the depression when no horizon
-is found) is carried as a log-sd shared by all vehicles of a clip.
+cancels. The camera uncertainty (the lens range, or the depression range when no
+horizon is found) is carried as a one-sided span of log speed at each end of the
+range, shared by all vehicles of a clip.
 
 Sizes (`SIZES`, median m, with the log-sd of the size across a class): car 4.6 x 1.8
 x 1.5 (compact 4.0 m to pickups and SUVs 5.3 m; widths 1.7-1.95 m; COCO's car also
@@ -97,7 +99,8 @@ class GroundSettings:
     moving_fraction: float = 0.7      # percentile of the vehicle's windows) are left out
     min_windows: int = 3
     focal_per_width: float = 1.37     # assumed focal length / frame width (see Camera)
-    focal_log_sd: float = 0.30
+    fov_range_deg: tuple = (3.0, 80.0)  # horizontal fields of view a traffic clip may have
+                                      # been filmed with (see LENS_RANGE_DEG)
     min_horizon_vehicles: int = 2     # vehicles needed to place the horizon (_row_horizon)...
     min_horizon_rows: float = 0.15    # ...spanning this share of the frame height
     row_fit_share: float = 0.5        # a horizon from box bottoms must fit 1 / (y - y_h) at
@@ -210,6 +213,7 @@ class Camera:
     focal_px: float
     centre_y: float
     how: str
+    focal_range_px: tuple = ()     # (wide, telephoto): the lens range the interval spans
 
     def depression(self, y: float, focal_px: Optional[float] = None) -> float:
         """Radians below the horizon of the ray through row y."""
@@ -220,15 +224,27 @@ class Camera:
 
     def to_dict(self) -> dict:
         return {"horizon_y_px": None if self.horizon_y is None else round(self.horizon_y, 1),
-                "focal_px_assumed": round(self.focal_px, 1), "how": self.how}
+                "focal_px_assumed": round(self.focal_px, 1),
+                "focal_px_range": [round(f, 1) for f in self.focal_range_px], "how": self.how}
 
 
-# Focal length (GroundSettings.focal_per_width): phones' main cameras see 65-75 deg
-# across, CCTV 60-90, zoomed stock and news footage 20-40. The median, f = 1.37 x the
-# frame width (a 40 deg horizontal field of view), was chosen leave-one-clip-out on
-# the real clips (benchmarks/RESULTS.md, speedup-real) from 55, 40 and 28 deg; the
-# log-sd 0.3 puts 95 % of views within 23-64 deg. Without a horizon, a depression of
-# 15 deg (CCTV and overpass cameras look 5-40 deg down).
+# Focal length (GroundSettings.focal_per_width): phones' main cameras see 65-80 deg
+# across, CCTV 30-90, zoomed stock and news footage 3-40 (camcorder and broadcast
+# zooms of 20-30x reach 2-3 deg at full telephoto). The point uses f = 1.37 x the frame
+# width (a 40 deg horizontal field of view), chosen leave-one-clip-out on the real clips
+# (benchmarks/RESULTS.md, speedup-real) from 55, 40 and 28 deg. The interval spans the
+# lens range `fov_range_deg` (3-80 deg, from those lens specifications, not fitted to
+# the clips), one side at a time (`_camera_span`): nothing in boxes of traffic measures
+# f. A pinhole view of a flat road is, to first order, unchanged when the focal length
+# and every depth are scaled together (a telephoto far away sees the same paths, widths
+# and horizon as a wide lens close by); only lengths *along* the view tell them apart
+# (vehicle lengths in the box heights, lane-dash periods), and COCO boxes do not show
+# vehicle lengths (their aspect is 0.7-1.0 on every real clip, which read literally
+# would put every camera within 2 deg of horizontal). On the two telephoto highway clips
+# lane dashes measured by hand (US 12.2 m, UK 9 m periods) put the view at ~20 deg
+# (highway_b) and ~2-4 deg (highway_uk) across, against the 40 assumed: measuring dash
+# periods is the way to f (not built). Without a horizon, a depression of 15 deg (CCTV
+# and overpass cameras look 5-40 deg down).
 DEFAULT_DEPRESSION_DEG = 15.0
 DEPRESSION_RANGE_DEG = (5.0, 40.0)
 
@@ -269,13 +285,16 @@ def fit_horizon(tracks, width: int, height: int, s: GroundSettings = GroundSetti
     the picture (a width W at row y spans a(y - y_h) px) was tried and dropped: padded
     boxes (motion blobs, loose COCO boxes) move that horizon up by pad / a."""
     f = s.focal_per_width * width
+    lens = tuple(width / 2 / math.tan(math.radians(a) / 2) for a in sorted(s.fov_range_deg, reverse=True))
     rows = [h for h in (_row_horizon(t, height, s) for t in tracks) if h is not None]
     if len(rows) >= s.min_horizon_vehicles:
         return Camera(horizon_y=float(np.median(rows)), focal_px=f, centre_y=height / 2,
-                      how=f"box bottoms of {len(rows)} vehicles driving toward or away")
+                      how=f"box bottoms of {len(rows)} vehicles driving toward or away",
+                      focal_range_px=lens)
     why = (f"{len(rows)} vehicles change depth steadily enough to place it "
            f"(< {s.min_horizon_vehicles})")
-    return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}")
+    return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}",
+                  focal_range_px=lens)
 
 
 
@@ -288,8 +307,8 @@ class GroundSpeed:
     widths_per_s: float       # image rate of those windows (box widths per clip second)
     row: float                # median box-bottom row of those windows
     view: View                # at that row
-    camera_log_sd: float      # of the speed, from the camera model (shared by the clip)
-    windows: int
+    camera_span: tuple        # (down, up): log change of the speed at the ends of the camera
+    windows: int              # range (shared by the clip), each <= 0 and >= 0
 
     def to_dict(self) -> dict:
         m, v = self.motion, self.view
@@ -298,19 +317,24 @@ class GroundSpeed:
                 "motion_deg_from_horizontal": round(m.motion_deg, 1), "bottom_row_px": round(self.row, 1),
                 "depression_deg": round(v.depression_deg, 1), "heading_deg": round(v.heading_deg, 1),
                 "metres_per_box_width": round(v.metres_per_width, 3), "m_per_clip_s": round(self.mps, 3),
-                "cruise_windows": self.windows, "camera_log_sd": round(self.camera_log_sd, 3)}
+                "cruise_windows": self.windows,
+                "camera_log_span": [round(self.camera_span[0], 3), round(self.camera_span[1], 3)]}
 
 
-def _camera_sd(psi: float, row: float, cam: Camera, size: VehicleSize, focal_log_sd: float) -> float:
-    """Log-sd of the metres per box width from the camera model: the focal length within
-    its prior, or the depression within its range when there is no horizon."""
+def _camera_span(psi: float, row: float, cam: Camera, size: VehicleSize) -> tuple:
+    """(down, up): how much the log metres per box width move when the camera is at
+    either end of its range, the lens range (`Camera.focal_range_px`) with a horizon or
+    the depression range without one. Kept one-sided: a telephoto raises the speed of
+    traffic along the view by up to ~x4 (two of the seven real clips are telephotos, see
+    the focal-length notes above) while a wide lens lowers it far less, so one symmetric
+    spread would either miss the telephotos or widen the low side for nothing."""
     if cam.horizon_y is None:
         alts = [math.radians(a) for a in DEPRESSION_RANGE_DEG]
     else:
-        k = math.exp(1.96 * focal_log_sd)
-        alts = [cam.depression(row, cam.focal_px * k), cam.depression(row, cam.focal_px / k)]
-    lf = [math.log(view_at(psi, a, size).metres_per_width) for a in alts]
-    return (max(lf) - min(lf)) / 2 / 1.96
+        alts = [cam.depression(row, f) for f in cam.focal_range_px]
+    base = math.log(view_at(psi, cam.depression(row), size).metres_per_width)
+    d = [math.log(view_at(psi, a, size).metres_per_width) - base for a in alts]
+    return min(0.0, *d), max(0.0, *d)
 
 
 def ground_speed(m: ImageMotion, cam: Camera, s: GroundSettings = GroundSettings()) -> tuple:
@@ -330,5 +354,5 @@ def ground_speed(m: ImageMotion, cam: Camera, s: GroundSettings = GroundSettings
     return GroundSpeed(motion=m, mps=float(np.median(mps[moving])),
                        widths_per_s=float(np.median(rates[moving])), row=row,
                        view=view_at(m.psi, cam.depression(row), size),
-                       camera_log_sd=_camera_sd(m.psi, row, cam, size, s.focal_log_sd),
+                       camera_span=_camera_span(m.psi, row, cam, size),
                        windows=int(moving.sum())), ""

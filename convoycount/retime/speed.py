@@ -8,10 +8,14 @@ the depression the camera model gives for its row (`ground.fit_horizon`). The
 scene (`scene.read_scene`) picks the speed prior; an ambiguous scene gives the
 union of the candidates' intervals, and the point is their geometric middle.
 
-Interval, in log K: sd^2 = prior_sd^2 + camera_sd^2 + per_vehicle_var / n, where the
-camera part (focal length, or the depression when there is no horizon) is shared
-by every vehicle of the clip, and per_vehicle_var is the larger of the class-size
-spread plus `speed_indiv_log_sd` and the vehicles' own scatter (x 1.57 for a median).
+Interval, in log K: a 95 % half-width 1.96 sqrt(prior_sd^2 + per_vehicle_var / n),
+where per_vehicle_var is the larger of the class-size spread plus
+`speed_indiv_log_sd` and the vehicles' own scatter (x 1.57 for a median), widened
+on each side in quadrature by the camera span (`ground._camera_span`: the speed at
+the ends of the lens range, or of the depression range when there is no horizon),
+shared by every vehicle of the clip. The span is one-sided because an unmeasured
+telephoto lens raises the speed of traffic along the view by up to ~x4 while a wide
+lens lowers it by far less.
 """
 from __future__ import annotations
 
@@ -79,18 +83,21 @@ def estimate_ground(tracks: Sequence, width: int, height: int, *,
         return Estimate.none("kinematics", METHOD, f"none of {len(tracks)} tracks cruises",
                              skipped=skipped, camera=cam.to_dict())
     log_v = np.log(np.array([g.mps for g in speeds]))
-    cam_sd = float(np.median([g.camera_log_sd for g in speeds]))
+    cam_down = float(np.median([g.camera_span[0] for g in speeds]))
+    cam_up = float(np.median([g.camera_span[1] for g in speeds]))
     size_sd = float(np.median([g.view.size_log_sd for g in speeds]))
-    var_v = cam_sd ** 2 + _spread(log_v, size_sd, settings.speed_indiv_log_sd)
+    var_v = _spread(log_v, size_sd, settings.speed_indiv_log_sd)
     scene = read_scene(tracks, pedestrians)
     center_v = float(np.median(log_v))
     los, his, mids = [], [], []
     for name in scene.candidates:
         p = PRIORS[name]
         lk = center_v - math.log(p.median_mps)
-        sd = math.sqrt(var_v + p.log_sd ** 2)
-        los.append(lk - Z95 * sd)
-        his.append(lk + Z95 * sd)
+        half = Z95 * math.sqrt(var_v + p.log_sd ** 2)
+        # the camera range is an end-to-end span, not a normal error: added to the
+        # 95 % half-width in quadrature, each side on its own
+        los.append(lk - math.hypot(half, cam_down))
+        his.append(lk + math.hypot(half, cam_up))
         mids.append(lk)
     k = math.exp(float(np.mean(mids)))
     lo, hi = math.exp(min(los)), math.exp(max(his))
@@ -99,6 +106,7 @@ def estimate_ground(tracks: Sequence, width: int, height: int, *,
           "skipped": skipped, "camera": cam.to_dict(), "scene": scene.to_dict(),
           "ground_speed_m_per_clip_s": round(math.exp(center_v), 3),
           "log_sd_ground_speed": round(math.sqrt(var_v), 4),
+          "camera_log_span": [round(cam_down, 4), round(cam_up, 4)],
           "rule": "K = median ground speed (m per clip s) / scene prior speed (m/s); "
                   "ground speed = box widths per clip s x metres per box width",
           "vehicles": [g.to_dict() for g in speeds[:cap]]}
