@@ -114,6 +114,8 @@ def real_cases(quick: bool) -> tuple:
         cases.append({"name": name, "look": "real", "path": str(folder / hand["file"]),
                       "line": [float(v) for v in hand["line"].split(",")], "speedup": 1,
                       "truth_s": sorted(e["time_s"] for e in hand["events"]), "model": model,
+                      # convoycount takes it by name: the packaged, sha256-verified weights
+                      "model_name": "yolov10n",
                       "classes": COCO_VEHICLES, "span_s": hand.get("span_s")})
     return cases, ""
 
@@ -140,7 +142,7 @@ def run_convoycount(detector: str):
     def run(case: dict) -> dict:
         import convoycount
         clock = Clock()
-        kw = {"model": case["model"]} if detector == "yolo" else {}
+        kw = {"model": case.get("model_name") or case["model"]} if detector == "yolo" else {}
         r = convoycount.analyze(case["path"], detector=detector, line=",".join(map(str, case["line"])),
                                 speedup=case["speedup"], progress=lambda _f: clock.tick(), **kw)
         clock.frames = r.frames_processed
@@ -271,27 +273,38 @@ def summarise(cases: list, raw: dict) -> dict:
 
 # ---- the run --------------------------------------------------------------------------------
 def run_systems(cases: list, folder: Path, systems=SYSTEMS) -> dict:
-    """Each system in a fresh process over all cases (one model load per clip at most)."""
+    """Each system in a fresh process over all cases (one model load per clip at most).
+    A system whose output for these very cases is already in `folder` is not run again:
+    a run that stops (a crash, a reboot) resumes where it stopped."""
     manifest = folder / "cases.json"
-    manifest.write_text(json.dumps(cases))
+    text = json.dumps(cases)
+    if manifest.exists() and manifest.read_text() != text:
+        for old in folder.glob("*.json"):      # other cases: the old outputs say nothing
+            old.unlink()
+    manifest.write_text(text)
     raw = {}
     for system in systems:
         out = folder / f"{system}.json"
-        subprocess.run([sys.executable, __file__, "--worker", system, str(manifest), str(out)],
-                       check=True, cwd=ROOT)
+        if not out.exists():
+            part = out.with_suffix(".part")    # written whole or not at all
+            subprocess.run([sys.executable, __file__, "--worker", system, str(manifest), str(part)],
+                           check=True, cwd=ROOT)
+            part.replace(out)
         raw[system] = json.loads(out.read_text())
         print(f"  {system}: done", file=sys.stderr, flush=True)
     return raw
 
 
-def measure(quick: bool) -> dict:
-    with tempfile.TemporaryDirectory() as d:
-        gen = generated_cases(Path(d), quick)
-        real, note = real_cases(quick)
-        out = {"generated": summarise(gen, run_systems(gen, Path(d))), "note": note}
-        if real:
-            out["real"] = summarise(real, run_systems(real, Path(d)))
-        out["clips"] = {"generated": [c["name"] for c in gen], "real": [c["name"] for c in real]}
+def measure(quick: bool, work: Path) -> dict:
+    """Clips and per-system outputs live in `work` (kept, so a stopped run resumes)."""
+    (work / "generated").mkdir(parents=True, exist_ok=True)
+    (work / "real").mkdir(exist_ok=True)
+    gen = generated_cases(work / "generated", quick)
+    real, note = real_cases(quick)
+    out = {"generated": summarise(gen, run_systems(gen, work / "generated")), "note": note}
+    if real:
+        out["real"] = summarise(real, run_systems(real, work / "real"))
+    out["clips"] = {"generated": [c["name"] for c in gen], "real": [c["name"] for c in real]}
     return out
 
 
@@ -312,8 +325,9 @@ def versions() -> str:
     return ", ".join(f"{p} {version(p)}" for p in ("convoycount", "ultralytics", "torch", "supervision", "trackers"))
 
 
-def run(quick: bool = False, json_out=None) -> str:
-    result = measure(quick)
+def run(quick: bool = False, json_out=None, work=None) -> str:
+    work = Path(work) if work else Path(tempfile.gettempdir()) / f"convoycount-peers-{'quick' if quick else 'full'}"
+    result = measure(quick, work)
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=1))
     gen = result["generated"]
@@ -334,12 +348,14 @@ def main() -> None:
     ap.add_argument("--worker", nargs=3, metavar=("SYSTEM", "MANIFEST", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--work", help="folder for the clips and each system's raw output (kept: a stopped "
+                                   "run resumes; default: convoycount-peers-quick|full in the temp folder)")
     args = ap.parse_args()
     if args.worker:
         system, manifest, out = args.worker
         worker(system, Path(manifest), Path(out))
     else:
-        print(run(args.quick, args.json))
+        print(run(args.quick, args.json, args.work))
 
 
 if __name__ == "__main__":
