@@ -77,7 +77,7 @@ BORDER_PX = 1.0                 # a box this close to the frame edge is cut off:
 # Derived from the tracker's defaults, not fitted to any clip.
 MIN_LOOKS_IN_VIEW = 12
 LOOKS_MEASURED = 3              # moving-vehicle steps measured before the input is decided
-MOVING_DIAG = 0.1               # a step under this share of the box diagonal is jitter: parked
+MOVING_DIAG = 0.05              # a step under this share of the box diagonal is jitter: parked
 MATCH_REACH_DIAG = 3.0          # two boxes farther apart than this (diagonals) are not one vehicle
 MATCH_AREA_RATIO = 2.0          # ...nor two boxes whose areas differ more than this
 
