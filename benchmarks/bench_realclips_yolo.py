@@ -68,6 +68,7 @@ def count_once(clip: Path, hand: dict, k: int, name: str) -> dict:
             "extra": [f"{e.class_name} {e.clip_time_s:.1f}s" for e in extra],
             "imgsz": (r.params.get("detector_settings") or {}).get("imgsz"),
             "imgsz_reason": chosen.get("reason"),
+            "looks": (chosen.get("looks") or {}).get("reason"),
             "frames": r.frames_processed, "size": f"{r.probe.width}x{r.probe.height}",
             "seconds": round(seconds, 2), "fps": round(r.frames_processed / seconds, 2),
             "cpu_ms": round(1000 * cpu / r.frames_processed, 1),

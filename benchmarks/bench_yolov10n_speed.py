@@ -9,8 +9,10 @@ CPU seconds once per process, not per frame). Reported: clip frames / wall secon
 load and the input-size look-ahead included), CPU milliseconds per clip frame (the process's user +
 system time over all its threads: the steadier number while other work shares the 2
 cores), the 1-minute load average before and after, the input size used, and the count
-against the hand count of that span. `python benchmarks/bench_yolov10n_speed.py` prints a
-Markdown table and writes the raw rows to benchmarks/yolov10n_speed.json.
+against the hand count of that span, and the looks rule's verdict (README, "Speed on CPU": the
+first frames run at 640 until moving vehicles were measured). `nice -n 10 python
+benchmarks/bench_yolov10n_speed.py` prints a Markdown table and writes the raw rows to
+benchmarks/yolov10n_speed.json; `--quick` runs the default configuration only.
 """
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ def run_one(clip: Path, hand: dict, kw: dict) -> dict:
     settings = r.params.get("detector_settings") or {}
     return {"clip": clip.stem, "size": f"{r.probe.width}x{r.probe.height}", "detector": r.detector.name,
             "imgsz": settings.get("imgsz"), "stride": kw.get("stride", 1), "clip_frames": clip_frames,
+            # the looks rule's verdict: the frame from which the smaller input ran (None: 640 all along)
+            "looks": ((settings.get("input_size") or {}).get("looks") or {}).get("reason"),
             "fps": round(clip_frames / wall, 2), "cpu_ms_per_frame": round(1000 * cpu / clip_frames, 1),
             "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
             "count": r.total, "hand": sum(1 for e in hand["events"] if e["time_s"] < SECONDS)}

@@ -35,7 +35,7 @@ from .parts import families, one_per_vehicle
 from .report import Report
 from .timing import TimeMap
 from .track import Tracker
-from .video import ClipInfo, frames, probe
+from .video import ClipInfo, DecodeAhead, frames, probe
 
 PREPARE_SAMPLES = 40        # frames sampled over the clip to seed a background model
 
@@ -141,8 +141,9 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     hi = info.start_time_s + info.duration_s if end_s is None else end_s
     det.prepare(prepare_frames(p, info, start_s, end_s))
     estimator = CameraEstimator() if options.camera else None
-    reader = frames(p, start_s=start_s, end_s=end_s, stride=options.stride,
-                    max_pixels=options.max_pixels)
+    # Decoded in a thread ahead of the detector: the two overlap on two cores.
+    reader = DecodeAhead(frames(p, start_s=start_s, end_s=end_s, stride=options.stride,
+                                max_pixels=options.max_pixels))
     found, size = [], (info.width, info.height)
     for frame in reader:
         if on_frame is not None:

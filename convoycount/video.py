@@ -740,6 +740,90 @@ def frames(path, *, start_s: Optional[float] = None, end_s: Optional[float] = No
                        max_pixels=max_pixels)
 
 
+def _decode_into(reader: FrameReader, q, stop, end) -> None:
+    """DecodeAhead's thread: every frame of `reader` into `q`, then `end` (or the exception
+    that stopped it); gives up as soon as `stop` is set."""
+    def put(item) -> bool:
+        import queue
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+    try:
+        for frame in reader:
+            if not put(frame):
+                return
+        put(end)
+    except BaseException as exc:        # handed to the consumer, raised there
+        put(exc)
+
+
+DECODE_AHEAD_FRAMES = 4     # frames decoded ahead of the consumer (a few: memory stays ~4 frames)
+
+
+class DecodeAhead:
+    """A FrameReader decoded in a background thread, up to `depth` frames ahead of the
+    consumer: while the detector runs on one frame (torch and FFmpeg release the GIL),
+    the next ones are decoded on the other core instead of after it. Frames, order and
+    times are the reader's own; its attributes (`truncated`, `error`, `gaps`,
+    `last_time_s`, `warnings`, ...) are read through, and are final once iteration ended.
+    An exception in the decode thread is raised in the consumer, at the frame it hit."""
+
+    _END = object()
+
+    def __init__(self, reader: FrameReader, depth: int = DECODE_AHEAD_FRAMES):
+        import queue
+        import threading
+        if depth < 1:
+            raise ValueError(f"decode-ahead depth must be >= 1, got {depth}")
+        self.reader = reader
+        self._queue: "queue.Queue" = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        # The thread holds the reader, the queue and the flag, never `self`: a consumer that
+        # stops early (an error in the detector) drops this object, and __del__ stops it.
+        self._thread = threading.Thread(target=_decode_into, name="convoycount-decode", daemon=True,
+                                        args=(reader, self._queue, self._stop, self._END))
+        self._thread.start()
+
+    def __iter__(self) -> "DecodeAhead":
+        return self
+
+    def __next__(self) -> Frame:
+        item = self._queue.get()
+        if item is self._END:
+            self._queue.put(self._END)           # later calls end too
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._queue.put(self._END)
+            raise item
+        return item
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name == "reader":      # not set yet: no reader to ask
+            raise AttributeError(name)
+        return getattr(self.reader, name)
+
+    def close(self) -> None:
+        """Stop the decode thread, then close the reader (never while it decodes)."""
+        self._stop.set()
+        self._thread.join()
+        self.reader.close()
+
+    def __del__(self):
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+
+    def __enter__(self) -> "DecodeAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 # --------------------------------------------------------------------------- probe
 
 

@@ -264,25 +264,35 @@ REALCLIPS = HIGHWAY_B.parent
 @pytest.mark.realclips
 @pytest.mark.skipif(not (REALCLIPS / "residential_a.mp4").is_file(), reason=f"real clips not at {REALCLIPS}")
 def test_the_rule_picks_a_small_input_for_big_vehicles_and_a_larger_one_for_small(yolov10n):
-    """Two real 640x360 streets: cars seen from above, >= 38 px across, run at 320; a
+    """Two real 640x360 streets: cars seen from above, >= 38 px across, may run at 320; a
     street with cars ~13 px across in the distance needs 416. The choice and its reason are
-    in the settings the report records, and `reset` gives the clip's size back."""
+    in the settings the report records; until the looks rule has measured moving vehicles
+    the clip runs at the full 640 (tests/test_yolo_looks.py), and `reset` gives it back."""
     import dataclasses
     from convoycount.detect.yolo import YoloDetector
+    from convoycount.detect.yolo import MIN_LOOKS_IN_VIEW
     from convoycount.pipeline import prepare_frames
-    from convoycount.video import probe
+    from convoycount.video import frames, probe
     det = YoloDetector(yolov10n.resolved)
     chosen = {}
     for name in ("residential_a", "city_street_a"):
         clip = REALCLIPS / f"{name}.mp4"
         det.prepare(prepare_frames(clip, probe(clip), None, None))
         chosen[name] = det.settings.input_size
-        assert det.settings.imgsz == chosen[name].imgsz
+        assert det.settings.imgsz == 640 and chosen[name].looks is None
     assert chosen["residential_a"].imgsz == 320 and chosen["residential_a"].smallest_side_px > 30
     assert chosen["city_street_a"].imgsz in (384, 416, 448)
     assert chosen["city_street_a"].smallest_side_px < 16
     assert "finest-head stride" in chosen["city_street_a"].reason
     assert dataclasses.asdict(det.settings)["input_size"]["imgsz"] == chosen["city_street_a"].imgsz
+    # the first moving steps of city_street_a (25 fps, as found) decide: many looks, 416
+    for frame in frames(REALCLIPS / "city_street_a.mp4", end_s=3.0):
+        det.detect(frame)
+        if det.settings.input_size.looks is not None:
+            break
+    looks = det.settings.input_size.looks
+    assert looks.looks_in_view >= MIN_LOOKS_IN_VIEW and det.settings.imgsz == chosen["city_street_a"].imgsz
+    assert looks.imgsz == det.settings.imgsz and "so input" in looks.reason
     det.reset()
     assert det.settings.imgsz == 640 and det.settings.input_size is None
 

@@ -68,6 +68,19 @@ SIZE_STEP_PX = 32
 LOOKAHEAD_FRAMES = 8            # the first sampled frames the rule detects on at full size
 BORDER_PX = 1.0                 # a box this close to the frame edge is cut off: not its size
 
+# The looks rule (looks_in_view, YoloDetector._observe_looks): a smaller input misses more of
+# a vehicle's frames, which only costs nothing when every vehicle is seen on many frames. The
+# tracker confirms a vehicle after 3 detections (TrackerSettings.min_hits) and lets a tentative
+# one miss 1 frame in a row (tentative_max_misses): if the reduced input loses every other look,
+# a vehicle needs 2 x 3 looks before it reaches the line, and the line may lie mid-view, so 12
+# looks in view. Fewer (a 10 fps camera sped up x4: 5-7), and the clip keeps the full input.
+# Derived from the tracker's defaults, not fitted to any clip.
+MIN_LOOKS_IN_VIEW = 12
+LOOKS_MEASURED = 3              # moving-vehicle steps measured before the input is decided
+MOVING_DIAG = 0.05              # a step under this share of the box diagonal is jitter: parked
+MATCH_REACH_DIAG = 3.0          # two boxes farther apart than this (diagonals) are not one vehicle
+MATCH_AREA_RATIO = 2.0          # ...nor two boxes whose areas differ more than this
+
 
 @dataclass(frozen=True)
 class YoloSettings:
@@ -97,6 +110,54 @@ class InputSizeChoice:
     smallest_side_px: Optional[float]      # their smallest short side, clip pixels
     frame_long_side: int
     reason: str
+    looks: Optional["LooksDecision"] = None   # the looks rule's verdict, once it was measured
+
+
+@dataclass(frozen=True)
+class LooksDecision:
+    """Whether the clip may run at the stride rule's smaller input: decided on the clip's
+    first LOOKS_MEASURED steps of moving vehicles between consecutive analysed frames (run at
+    the full input until then), from the fewest frames any of them stays in view."""
+    frame_index: int                       # the frame the decision was made on
+    looks_in_view: float                   # fewest frames in view among the measured steps
+    measured: int
+    imgsz: int                             # the input used from that frame on
+    reason: str
+
+
+def _whole(d: Detections, width: int, height: int) -> np.ndarray:
+    """Mask of the boxes not cut off by the frame edge."""
+    x1, y1, x2, y2 = (d.xyxy[:, i] for i in range(4))
+    return ((x1 > BORDER_PX) & (y1 > BORDER_PX)
+            & (x2 < width - BORDER_PX) & (y2 < height - BORDER_PX))
+
+
+def looks_in_view(prev: Detections, cur: Detections, width: int, height: int) -> list:
+    """For each vehicle that moved between two consecutive frames: how many frames a vehicle
+    moving like it stays in view (the frame's extent along its motion / its step). Whole
+    boxes only (a cut-off box's centre moves with its cut); boxes are paired by least total
+    distance (Hungarian), so a car passing a parked one is not paired with it; steps under
+    MOVING_DIAG of the diagonal are parked vehicles' jitter and are left out."""
+    from scipy.optimize import linear_sum_assignment
+    a = prev.xyxy[_whole(prev, width, height)]
+    b = cur.xyxy[_whole(cur, width, height)]
+    if not len(a) or not len(b):
+        return []
+    ca, cb = (a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2
+    dist = np.linalg.norm(cb[:, None, :] - ca[None, :, :], axis=2)
+    diag = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])[:, None]
+    area = lambda x: np.maximum((x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1]), 1e-6)
+    ratio = area(b)[:, None] / area(a)[None, :]
+    apart = (dist > MATCH_REACH_DIAG * diag) | (np.maximum(ratio, 1 / ratio) > MATCH_AREA_RATIO)
+    rows, cols = linear_sum_assignment(np.where(apart, 1e9, dist))
+    looks = []
+    for i, j in zip(rows, cols):
+        step = dist[i, j]
+        if apart[i, j] or step < MOVING_DIAG * diag[i, 0]:
+            continue
+        ux, uy = (cb[i] - ca[j]) / step
+        looks.append(float((abs(ux) * width + abs(uy) * height) / step))
+    return looks
 
 
 def smallest_vehicle_side(detections: Iterable[Detections], width: int, height: int) -> tuple:
@@ -106,9 +167,7 @@ def smallest_vehicle_side(detections: Iterable[Detections], width: int, height: 
     sides = []
     for d in detections:
         x1, y1, x2, y2 = (d.xyxy[:, i] for i in range(4))
-        whole = ((x1 > BORDER_PX) & (y1 > BORDER_PX)
-                 & (x2 < width - BORDER_PX) & (y2 < height - BORDER_PX))
-        sides.extend(np.minimum(x2 - x1, y2 - y1)[whole].tolist())
+        sides.extend(np.minimum(x2 - x1, y2 - y1)[_whole(d, width, height)].tolist())
     return len(sides), (min(sides) if sides else None)
 
 
@@ -317,6 +376,7 @@ class YoloDetector:
         self._ids = class_map(names, classes)
         self._person_ids = self._persons_of(names) if persons else ()
         self.persons: list = []
+        self._steps, self._prev = None, None     # the looks rule's state (_observe_looks)
         self.resolved = resolved
         self.classes = tuple(dict.fromkeys(self._ids.values()))
         self.settings = YoloSettings(conf=float(conf), iou=float(iou), imgsz=int(imgsz),
@@ -388,7 +448,9 @@ class YoloDetector:
         detect the first LOOKAHEAD_FRAMES of `frames` (sampled over the clip) at the
         model's full size, measure the smallest whole vehicle box, and run the clip at the
         smallest input at which that vehicle still spans one finest-head stride
-        (choose_input_size). The choice and its reason go into `settings.input_size`."""
+        (choose_input_size). The choice and its reason go into `settings.input_size`; a
+        smaller input than the full one is used only once the looks rule allows it
+        (_observe_looks), the clip's first frames run at the full one."""
         self.reset()
         if not self._auto_size:
             return
@@ -401,7 +463,9 @@ class YoloDetector:
         seen, smallest = smallest_vehicle_side(self.detect_batch(sample), width, height)
         self.persons = []                      # the look-ahead's people are not the clip's
         choice = self._input_size_choice(len(sample), seen, smallest, max(width, height))
-        self.settings = dataclasses.replace(self.settings, imgsz=choice.imgsz, input_size=choice)
+        # A smaller input waits for the looks rule (_observe_looks): until then, the full one.
+        self.settings = dataclasses.replace(self.settings, imgsz=self._full_imgsz, input_size=choice)
+        self._steps = [] if choice.imgsz < self._full_imgsz else None
 
     def _input_size_choice(self, looked: int, seen: int, smallest: Optional[float],
                            long_side: int) -> InputSizeChoice:
@@ -423,6 +487,7 @@ class YoloDetector:
     def reset(self) -> None:
         """Forget the previous clip: its person boxes and the input size chosen for it."""
         self.persons = []
+        self._steps, self._prev = None, None
         if self._auto_size and self.settings.input_size is not None:
             self.settings = dataclasses.replace(self.settings, imgsz=self._full_imgsz,
                                                 input_size=None)
@@ -464,8 +529,33 @@ class YoloDetector:
                     vehicles = vehicles[np.sort(nms(vehicles.xyxy, vehicles.confidence, s.iou))]
                 if self._person_ids:
                     self.persons.append(people)
+                if self._steps is not None:
+                    self._observe_looks(vehicles, f)
                 out.append(vehicles)
         return out
+
+    def _observe_looks(self, vehicles: Detections, frame: Frame) -> None:
+        """The looks rule: measure how many frames moving vehicles stay in view (looks_in_view,
+        consecutive analysed frames at the full input); after LOOKS_MEASURED steps, run the rest
+        of the clip at the stride rule's smaller input only if the fewest is MIN_LOOKS_IN_VIEW or
+        more. A clip with no moving vehicle yet keeps the full input."""
+        height, width = frame.image.shape[:2]
+        if self._prev is not None:
+            self._steps.extend(looks_in_view(self._prev, vehicles, width, height))
+        self._prev = vehicles
+        if len(self._steps) < LOOKS_MEASURED:
+            return
+        fewest, choice = min(self._steps), self.settings.input_size
+        size = choice.imgsz if fewest >= MIN_LOOKS_IN_VIEW else self._full_imgsz
+        why = (f"moving vehicles stay in view for {fewest:.1f} frames (fewest of {len(self._steps)} "
+               f"steps measured by frame {frame.index}): "
+               + (f">= {MIN_LOOKS_IN_VIEW}, so input {size}" if size < self._full_imgsz else
+                  f"under {MIN_LOOKS_IN_VIEW}, every look counts: the full {size}"))
+        decision = LooksDecision(frame_index=frame.index, looks_in_view=round(fewest, 2),
+                                 measured=len(self._steps), imgsz=size, reason=why)
+        self.settings = dataclasses.replace(
+            self.settings, imgsz=size, input_size=dataclasses.replace(choice, looks=decision))
+        self._steps, self._prev = None, None
 
     def _split(self, result, frame: Frame) -> tuple:
         """(vehicle Detections, person Detections) of one frame; boxes clipped to it."""
