@@ -279,8 +279,8 @@ def run_systems(cases: list, folder: Path, systems=SYSTEMS) -> dict:
     manifest = folder / "cases.json"
     text = json.dumps(cases)
     if manifest.exists() and manifest.read_text() != text:
-        for old in folder.glob("*.json"):      # other cases: the old outputs say nothing
-            old.unlink()
+        for name in SYSTEMS:                   # other cases: the old outputs say nothing
+            (folder / f"{name}.json").unlink(missing_ok=True)
     manifest.write_text(text)
     raw = {}
     for system in systems:
