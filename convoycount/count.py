@@ -204,7 +204,8 @@ class LineCounter:
         grows or shrinks moves one end only; and a standing track that took over a
         passing vehicle's box (an id switch) some time later has not moved *at* t.
         An end at the picture's edge counts only where it bounds the progress from
-        below; an end seen too little to tell is not held against the crossing."""
+        below; an end seen too little to tell is not held against the crossing, but
+        one of the two must be seen twice on each side."""
         s = self.settings
         n = self._normal * to_side                      # towards the side it crossed to
         ax = 0 if abs(n[0]) >= abs(n[1]) else 1
@@ -228,12 +229,12 @@ class LineCounter:
                 if not was_cut or after == (k == 1):
                     ends[(k, after)].append(v)
         need = s.rigid_travel_frac * extent
-        for k in (0, 1):
-            before, after = ends[(k, False)], ends[(k, True)]
-            if len(before) >= 2 and len(after) >= 2 and \
-                    float(np.median(after)) - float(np.median(before)) < need:
-                return False
-        return True
+        judged = [k for k in (0, 1) if len(ends[(k, False)]) >= 2 and len(ends[(k, True)]) >= 2]
+        # Seen too little on one side of the line to tell (a box that jumped over it
+        # once and was lost): nothing shows a vehicle crossing.
+        return bool(judged) and all(
+            float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) >= need
+            for k in judged)
 
     def _travelled(self, obs) -> bool:
         c0 = np.asarray(obs[0].scene_center)
