@@ -207,6 +207,8 @@ class LineCounter:
         below; an end seen too little to tell is not held against the crossing, but
         one of the two must be seen twice on each side."""
         s = self.settings
+        if s.rigid_travel_frac == 0:                    # the rule switched off
+            return True
         n = self._normal * to_side                      # towards the side it crossed to
         ax = 0 if abs(n[0]) >= abs(n[1]) else 1
         sign = 1.0 if n[ax] > 0 else -1.0
