@@ -203,37 +203,50 @@ class LineCounter:
         crossing moves both ends by its travel; a parked vehicle whose visible part
         grows or shrinks moves one end only; and a standing track that took over a
         passing vehicle's box (an id switch) some time later has not moved *at* t.
-        An end at the picture's edge counts only where it bounds the progress from
-        below; an end seen too little to tell is not held against the crossing, but
-        one of the two must be seen twice on each side."""
+        A track seen only once on one side (lost right after it crossed, hidden by a
+        vehicle coming the other way; or first seen just before) is judged on how it
+        moved while seen: split in two halves at the middle of its frames on the side
+        it was seen. A box that jumped over the line once from a standing track did not
+        move before it jumped."""
         s = self.settings
         if s.rigid_travel_frac == 0:                    # the rule switched off
             return True
+        near = [o for o in obs if abs(o.time_s - t) <= s.rigid_window_s]
+        before = [o for o in near if o.time_s <= t]
+        after = near[len(before):]
+        if len(before) >= 2 and len(after) >= 2:
+            pool, split = near, t
+        elif len(before) >= 4 or len(after) >= 4:
+            pool = before if len(before) >= 4 else after
+            split = pool[len(pool) // 2 - 1].time_s
+        else:
+            return False
+        return self._rigid(pool, split, to_side)
+
+    def _rigid(self, pool, split: float, to_side: int) -> bool:
+        """Both ends' progress from the observations up to `split` to those after it."""
+        s = self.settings
         n = self._normal * to_side                      # towards the side it crossed to
         ax = 0 if abs(n[0]) >= abs(n[1]) else 1
         sign = 1.0 if n[ax] > 0 else -1.0
         size = self._size[ax]
-        ends = {(k, after): [] for k in (0, 1) for after in (False, True)}
+        ends = {(k, later): [] for k in (0, 1) for later in (False, True)}
         extent = 0.0
-        for o in obs:
-            if abs(o.time_s - t) > s.rigid_window_s:
-                continue
+        for o in pool:
             lo, hi = o.scene[ax], o.scene[ax + 2]
             extent = max(extent, hi - lo)
             cut = (o.box[ax] <= s.edge_cut_px, o.box[ax + 2] >= size - s.edge_cut_px)
             # (back end, front end) along the direction of travel, each with its cut flag
             pair = ((lo, cut[0]), (hi, cut[1])) if sign > 0 else ((-hi, cut[1]), (-lo, cut[0]))
-            after = o.time_s > t
+            later = o.time_s > split
             for k, (v, was_cut) in enumerate(pair):
                 # A cut end lies beyond the picture's edge: a cut back end was at most
                 # this far forward, a cut front end at least this far, so each still
-                # bounds the progress from below on one side of t.
-                if not was_cut or after == (k == 1):
-                    ends[(k, after)].append(v)
+                # bounds the progress from below on one side of the split.
+                if not was_cut or later == (k == 1):
+                    ends[(k, later)].append(v)
         need = s.rigid_travel_frac * extent
         judged = [k for k in (0, 1) if len(ends[(k, False)]) >= 2 and len(ends[(k, True)]) >= 2]
-        # Seen too little on one side of the line to tell (a box that jumped over it
-        # once and was lost): nothing shows a vehicle crossing.
         return bool(judged) and all(
             float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) >= need
             for k in judged)

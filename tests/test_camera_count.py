@@ -123,3 +123,12 @@ def test_a_box_that_jumps_over_the_line_once_and_is_lost_is_not_a_crossing():
     boxes = stand + [(383.0, 202.0, 434.0, 219.0)]
     assert len(count(track(boxes), rigid_travel_frac=0.0)) == 1
     assert count(track(boxes)) == []
+
+
+def test_a_vehicle_lost_right_after_it_crossed_counts():
+    """Seen once past the line, then hidden for good by a vehicle coming the other way
+    (the motion detector's shaky_noisy clip): it is judged on how it moved on the way in."""
+    boxes = [(max(0.0, -40.0 + 9.0 * i), 210.0, min(640.0, 30.0 + 9.0 * i), 232.0) for i in range(36)]
+    boxes.append((300.0, 210.0, 370.0, 232.0))        # centre 335: past the line, then lost
+    (ev,) = count(track(boxes, fps=30.0))
+    assert ev.direction == "left_to_right"
