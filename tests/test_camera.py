@@ -114,12 +114,12 @@ def test_the_line_is_watched_while_half_of_it_is_in_view():
 def test_a_parked_car_under_a_shaking_phone_is_never_counted(tmp_path):
     """A 3 % shake moves a parked car's box back and forth across the line; in image
     pixels that is a crossing. In scene pixels the car stands still. (The counter's
-    travel rule alone also stops it, so it is switched off here to test the stage.)"""
+    travel rules alone also stop it, so they are switched off here to test the stage.)"""
     path = tmp_path / "parked.mp4"
     cfg = scenario("news_story", seed=6, speedup=1, n_vehicles=0, duration_real_s=4.0, real_fps=10.0)
     truth = generate_moving(path, cfg, CameraMove(shake_frac=0.03, parked=1))
     assert truth.total_crossing == 0 and len(truth.camera["parked"]) == 1
-    no_travel = CounterSettings(min_travel_diag=0.0)
+    no_travel = CounterSettings(min_travel_diag=0.0, rigid_travel_frac=0.0)
     fixed = analyze(path, **YOLO, counter=no_travel, camera=False)
     assert fixed.total >= 1             # without compensation the shake counts the parked car
     report = analyze(path, **YOLO, counter=no_travel)
