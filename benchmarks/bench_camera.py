@@ -3,9 +3,11 @@ a pan after the column of up to one frame width, zoom up to 1.5x, parked vehicle
 verge beside the line), counted in scene coordinates with the project's YOLO model.
 
 Done when (issue 14): counts exact on >= 90 % of the clips and no parked vehicle ever
-counted. Held-out seeds 200-219 (the camera stage and the standing-track rules were
-tuned on seeds 1-6). Two worker processes, one clip each. A few clips are also counted
-with --no-camera, and the camera stage's cost is measured on a fixed-camera sample.
+counted. Held-out seeds 300-319. Tuned on: seeds 1-6 (the camera stage and the
+standing-track rules) and 200-219 (the counter's rigid-motion rule: the misses of the
+first run, seeds 202, 204, 213, 214, 218, 219, were diagnosed on them). Two worker
+processes, one clip each. A few clips are also counted with --no-camera, and the
+camera stage's cost is measured on a fixed-camera sample.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ from convoycount.synth.camera import CameraMove, generate_moving
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = str(ROOT / "models" / "convoy-yolo.pt")
-HELD_OUT = range(200, 220)
-TUNED = range(1, 7)
+HELD_OUT = range(300, 320)
+TUNED = "1-6 and 200-219"
 NO_CAMERA = 3                  # clips also counted without compensation
 
 
@@ -49,7 +51,8 @@ def _count(path, camera: bool = True):
 
 def parked_counted(report, truth: dict) -> int:
     """Events of tracks that never left a parked vehicle's place (its box in the scene,
-    grown by half) before they crossed."""
+    grown by half) before they crossed. A passing vehicle first seen there (out from
+    behind the parked one) is flagged too: `false_parked` keeps the false counts."""
     boxes = [p["box_reference_px"] for p in truth["camera"]["parked"]]
     tracks = {t.track_id: t for t in report.tracks}
     n = 0
@@ -64,22 +67,30 @@ def parked_counted(report, truth: dict) -> int:
     return n
 
 
+def false_parked(parked: int, c) -> int:
+    """Parked-place events that are also false counts: no more than the events that
+    matched no true crossing (an event that did is a vehicle that crossed)."""
+    return min(parked, c.counted_total - c.matched)
+
+
 def _row(seed: int, d: str) -> tuple:
     cfg, move = clip_settings(seed)
     path = Path(d) / f"cam{seed}.mp4"
     generate_moving(path, cfg, move)
     truth = load_truth(path.with_name(path.stem + ".truth.json"))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = _count(path)
     fps = r.frames_processed / (time.perf_counter() - t0)
+    cpu_ms = 1000 * (time.process_time() - c0) / r.frames_processed
     c = compare(r, truth)
     parked = parked_counted(r, truth)
+    false = false_parked(parked, c)
     m = r.camera.motion()
     line = (f"| {seed} | x{cfg.speedup} | {move.shake_frac:.1%} | {move.pan_frac:.2f} | {move.zoom:.2f} | "
             f"{move.parked} | {truth['camera']['not_watched_crossings']} | {c.true_total} | "
-            f"{c.counted_total} | {c.matched} | {parked} | {'yes' if c.exact else 'NO'} | "
-            f"{m['max_shift_frac']:.1%} | x{m['zoom'][1]:.2f} | {fps:.1f} |")
-    return c.exact, parked, line, path, truth
+            f"{c.counted_total} | {c.matched} | {parked} | {false} | {'yes' if c.exact else 'NO'} | "
+            f"{m['max_shift_frac']:.1%} | x{m['zoom'][1]:.2f} | {cpu_ms:.0f} | {fps:.1f} |")
+    return c.exact, false, line, path, truth
 
 
 def _overhead() -> str:
@@ -104,8 +115,9 @@ def _overhead() -> str:
 
 
 HEAD = ("| seed | K | shake (of width) | pan (widths) | zoom | parked | crossings out of view | true | "
-        "counted | matched | parked counted | exact | measured max shift | measured zoom | fps |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+        "counted | matched | events on a parked place | parked counted (false) | exact | "
+        "measured max shift | measured zoom | CPU ms/frame | fps |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 
 
 def _seed_job(seed: int) -> tuple:
@@ -116,15 +128,18 @@ def _seed_job(seed: int) -> tuple:
         if seed - HELD_OUT[0] < NO_CAMERA:
             r = _count(path, camera=False)
             c = compare(r, truth)
-            nocam = (c.exact, c.counted_total, c.true_total, parked_counted(r, truth))
+            nocam = (c.exact, c.counted_total, c.true_total, false_parked(parked_counted(r, truth), c))
     return seed, ok, p, line, nocam
 
 
 def run(quick: bool = False) -> str:
+    import os
     from concurrent.futures import ProcessPoolExecutor
     held = list(HELD_OUT)[:4] if quick else list(HELD_OUT)
+    load0 = os.getloadavg()[0]
     with ProcessPoolExecutor(2) as pool:          # two cores: one clip each
         results = sorted(pool.map(_seed_job, held))
+    load = f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     exact = sum(ok for _, ok, _, _, _ in results)
     parked = sum(p for _, _, p, _, _ in results)
     rows = [line for _, _, _, line, _ in results]
@@ -134,9 +149,13 @@ def run(quick: bool = False) -> str:
             f"Held-out seeds {held[0]}-{held[-1]}: **{exact}/{len(held)} counted exactly** "
             f"({100 * exact / len(held):.0f} %), **{parked} parked vehicle(s) counted**. A crossing "
             "counts in the truth only while at least half the line is in the picture (the pipeline's "
-            "own rule); 'crossings out of view' were left out of 'true' for that reason. The stage "
-            f"and the standing-track rules were tuned on seeds {TUNED[0]}-{TUNED[-1]} and other "
-            "hand-made clips, never on these.\n\n"
+            "own rule); 'crossings out of view' were left out of 'true' for that reason. 'Events on a "
+            "parked place': events of tracks that stayed within a parked vehicle's box (grown by half) "
+            "until they crossed, which also catches passing vehicles first seen there; 'parked counted "
+            "(false)': those that are false counts (at most the events that matched no true crossing). "
+            f"Tuned on seeds {TUNED} and other hand-made clips, never on these. CPU ms/frame is the "
+            f"worker's process time (detection, camera, tracking); the machine was shared ({load}, "
+            "2 cores), so fps is not a speed.\n\n"
             + HEAD + "\n".join(rows) + "\n\n"
             + f"Without compensation (`--no-camera`), first {NO_CAMERA} held-out clips: {nc}.\n\n"
             + _overhead() + "\n")

@@ -55,17 +55,26 @@ def _progress_bar(enabled: bool):
 @app.command()
 def probe(clip: Path = typer.Argument(..., help="Video file."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
-          full: bool = typer.Option(False, "--full", help="Decode every frame (finds damage).")):
+          full: bool = typer.Option(False, "--full", help="Decode every frame (finds damage)."),
+          camera: bool = typer.Option(False, "--camera", help="Also estimate the camera's motion "
+                                      "(max shift, pan, zoom) on frames sampled 6 times a second.")):
     """What a clip really is: codec, size, rotation, nominal vs measured fps, VFR, truncation."""
     from .video import probe as probe_clip
     info = probe_clip(clip, full_decode=full)
-    if as_json:
-        typer.echo(json.dumps(info.to_dict(), indent=2))
-        return
     d = info.to_dict()
+    if camera:
+        from .probe import camera_motion
+        moved = camera_motion(clip, info)
+        d["camera_motion"] = moved.to_dict()
+    if as_json:
+        typer.echo(json.dumps(d, indent=2))
+        return
     width = max(len(k) for k in d)
     for k, v in d.items():
-        typer.echo(f"{k:<{width}}  {v}")
+        if k != "camera_motion":
+            typer.echo(f"{k:<{width}}  {v}")
+    if camera:
+        typer.echo("\n".join(moved.lines()))
 
 
 @app.command()

@@ -110,11 +110,22 @@ class CounterSettings:
                                   # where it was first seen is a standing vehicle whose box
                                   # jittered (a parked car across the line, half hidden by
                                   # traffic), never a crossing
+    rigid_travel_frac: float = 0.5   # around its crossing, both ends of the box (across the line)
+                                     # must move forward by this share of the box's largest extent
+                                     # across it: a vehicle moves as a whole, while a parked one
+                                     # whose visible part changes (half hidden by a vehicle passing
+                                     # in front, or cut by the picture's edge as the camera pans)
+                                     # moves one end only, its centre sliding over the line
+    rigid_window_s: float = 3.0      # ...seen within this much clip time either side of the
+                                     # crossing (a vehicle stopped on the line moved on the way in)
+    edge_cut_px: float = 2.0         # a box end this close to the picture's edge is the edge, not
+                                     # the vehicle's end: it says nothing about the vehicle moving
     auto_line_edge_frac: float = 0.1   # an automatic line keeps this far (fraction of the frame)
                                        # from the edges, where vehicles are only half in view
 
     def __post_init__(self):
-        for name in ("margin_frac", "margin_min_px", "segment_tol_px", "min_travel_diag"):
+        for name in ("margin_frac", "margin_min_px", "segment_tol_px", "min_travel_diag",
+                     "rigid_travel_frac", "rigid_window_s", "edge_cut_px"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"CounterSettings.{name} must be a number >= 0, got {value!r}")
@@ -146,6 +157,7 @@ class LineCounter:
         picture."""
         self.line = line
         self.settings = settings
+        self._size = (width, height)
         x1, y1, x2, y2 = scene_px if scene_px is not None else line.to_pixels(width, height)
         self._a = np.array([x1, y1], dtype=float)
         self._b = np.array([x2, y2], dtype=float)
@@ -178,10 +190,66 @@ class LineCounter:
                 continue
             if side != 0 and now != side:
                 ev = self._event(track, obs, last_clear, i)
-                if ev is not None:
+                if ev is not None and self._moved_through(obs, ev.clip_time_s, now):
                     return ev
             side, last_clear = now, i
         return None
+
+    def _moved_through(self, obs, t: float, to_side: int) -> bool:
+        """Did both ends of the box, across the line, move forward over time t?
+
+        Each end's progress is the median of where it was seen in the `rigid_window_s`
+        after t less the median of where it was seen in the window before: a vehicle
+        crossing moves both ends by its travel; a parked vehicle whose visible part
+        grows or shrinks moves one end only; and a standing track that took over a
+        passing vehicle's box (an id switch) some time later has not moved *at* t.
+        A track seen only once on one side (lost right after it crossed, hidden by a
+        vehicle coming the other way; or first seen just before) is judged on how it
+        moved while seen: split in two halves at the middle of its frames on the side
+        it was seen. A box that jumped over the line once from a standing track did not
+        move before it jumped."""
+        s = self.settings
+        if s.rigid_travel_frac == 0:                    # the rule switched off
+            return True
+        near = [o for o in obs if abs(o.time_s - t) <= s.rigid_window_s]
+        before = [o for o in near if o.time_s <= t]
+        after = near[len(before):]
+        if len(before) >= 2 and len(after) >= 2:
+            pool, split = near, t
+        elif len(before) >= 4 or len(after) >= 4:
+            pool = before if len(before) >= 4 else after
+            split = pool[len(pool) // 2 - 1].time_s
+        else:
+            return False
+        return self._rigid(pool, split, to_side)
+
+    def _rigid(self, pool, split: float, to_side: int) -> bool:
+        """Both ends' progress from the observations up to `split` to those after it."""
+        s = self.settings
+        n = self._normal * to_side                      # towards the side it crossed to
+        ax = 0 if abs(n[0]) >= abs(n[1]) else 1
+        sign = 1.0 if n[ax] > 0 else -1.0
+        size = self._size[ax]
+        ends = {(k, later): [] for k in (0, 1) for later in (False, True)}
+        extent = 0.0
+        for o in pool:
+            lo, hi = o.scene[ax], o.scene[ax + 2]
+            extent = max(extent, hi - lo)
+            cut = (o.box[ax] <= s.edge_cut_px, o.box[ax + 2] >= size - s.edge_cut_px)
+            # (back end, front end) along the direction of travel, each with its cut flag
+            pair = ((lo, cut[0]), (hi, cut[1])) if sign > 0 else ((-hi, cut[1]), (-lo, cut[0]))
+            later = o.time_s > split
+            for k, (v, was_cut) in enumerate(pair):
+                # A cut end lies beyond the picture's edge: a cut back end was at most
+                # this far forward, a cut front end at least this far, so each still
+                # bounds the progress from below on one side of the split.
+                if not was_cut or later == (k == 1):
+                    ends[(k, later)].append(v)
+        need = s.rigid_travel_frac * extent
+        judged = [k for k in (0, 1) if len(ends[(k, False)]) >= 2 and len(ends[(k, True)]) >= 2]
+        return bool(judged) and all(
+            float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) >= need
+            for k in judged)
 
     def _travelled(self, obs) -> bool:
         c0 = np.asarray(obs[0].scene_center)

@@ -73,6 +73,21 @@ def test_frames_that_hide_the_scene_keep_the_last_place_and_do_not_break_the_cha
     assert np.abs(apply(est.steps[20].to_scene, [(0, 0), (640, 360)]) - apply(exact, [(0, 0), (640, 360)])).max() < 1.5
 
 
+def test_probe_estimates_the_camera_motion_from_sampled_frames(pan_zoom_clip):
+    """`probe --camera`: a pan of half the width and a 1.4x zoom, seen on frames
+    sampled six times a second; a tripod clip is reported fixed."""
+    from typer.testing import CliRunner
+    from convoycount.cli import app
+    out = CliRunner().invoke(app, ["probe", str(pan_zoom_clip), "--camera", "--json"])
+    assert out.exit_code == 0, out.output
+    m = json.loads(out.output)["camera_motion"]
+    assert m["moved"] and m["sampled_frames"] >= 10 and m["segments"] == 1
+    assert 0.5 * 640 - 40 < m["pan_x_px"][1] < 0.5 * 640 + 40     # the pan, give or take the shake
+    assert m["zoom"][1] == pytest.approx(1.4, abs=0.05)
+    fixed = CliRunner().invoke(app, ["probe", str(ROOT / "samples" / "two_way.mp4"), "--camera"])
+    assert fixed.exit_code == 0 and "camera: fixed" in fixed.output
+
+
 def test_a_fixed_camera_is_exactly_identity():
     """Sub-pixel jitter of the estimate must not move a tripod clip's boxes at all."""
     steps = [CameraStep(i, i / 30, np.array([[1, 0, 0.4 * (-1) ** i], [0, 1, 0.3], [0, 0, 1.0]]), 0, 50)
@@ -99,12 +114,12 @@ def test_the_line_is_watched_while_half_of_it_is_in_view():
 def test_a_parked_car_under_a_shaking_phone_is_never_counted(tmp_path):
     """A 3 % shake moves a parked car's box back and forth across the line; in image
     pixels that is a crossing. In scene pixels the car stands still. (The counter's
-    travel rule alone also stops it, so it is switched off here to test the stage.)"""
+    travel rules alone also stop it, so they are switched off here to test the stage.)"""
     path = tmp_path / "parked.mp4"
     cfg = scenario("news_story", seed=6, speedup=1, n_vehicles=0, duration_real_s=4.0, real_fps=10.0)
     truth = generate_moving(path, cfg, CameraMove(shake_frac=0.03, parked=1))
     assert truth.total_crossing == 0 and len(truth.camera["parked"]) == 1
-    no_travel = CounterSettings(min_travel_diag=0.0)
+    no_travel = CounterSettings(min_travel_diag=0.0, rigid_travel_frac=0.0)
     fixed = analyze(path, **YOLO, counter=no_travel, camera=False)
     assert fixed.total >= 1             # without compensation the shake counts the parked car
     report = analyze(path, **YOLO, counter=no_travel)
@@ -114,13 +129,26 @@ def test_a_parked_car_under_a_shaking_phone_is_never_counted(tmp_path):
     assert 0.01 < motion["max_shift_frac"] <= 2 * np.sqrt(2) * 0.03
 
 
-def test_a_vehicle_the_phone_pans_after_is_counted_once_at_its_time(tmp_path):
-    path = tmp_path / "pan.mp4"
+@pytest.fixture(scope="module")
+def pan_clip(tmp_path_factory):
+    """One vehicle, a phone panning after it by 0.6 of the width (the line leaves the
+    view), analysed once for the count and the evidence tests."""
+    path = tmp_path_factory.mktemp("pan") / "pan.mp4"
     cfg = scenario("news_story", seed=1, speedup=2, n_vehicles=1, real_fps=15.0, speed_mps=(13.0, 14.0),
                    lead_in_s=0.2, tail_s=0.3)
     truth = generate_moving(path, cfg, CameraMove(pan_frac=0.6, shake_frac=0.01))
+    return truth, analyze(path, **YOLO)
+
+
+def frame_to_ref(truth, frame_index: int) -> np.ndarray:
+    """The exact scene -> frame transform of a frame, the scene being the first frame's."""
+    m = lambda i: np.vstack([np.reshape(truth.camera["frame_to_scene"][i], (2, 3)), [0, 0, 1]])  # noqa: E731
+    return np.linalg.inv(m(frame_index)) @ m(0)
+
+
+def test_a_vehicle_the_phone_pans_after_is_counted_once_at_its_time(pan_clip):
+    truth, report = pan_clip
     (crossing,) = [v.crossing_clip_time_s for v in truth.vehicles if v.crosses_line]
-    report = analyze(path, **YOLO)
     assert report.total == 1
     assert abs(report.events[0].clip_time_s - crossing) < 0.1
     cam = report.to_dict()["camera"]
@@ -129,15 +157,36 @@ def test_a_vehicle_the_phone_pans_after_is_counted_once_at_its_time(tmp_path):
     watched = truth.camera["watched_s"]
     assert len(cam["watched_s"]) == 1 and abs(cam["watched_s"][0][1] - watched[0][1]) < 0.2
     assert any("left the view" in w for w in report.warnings)
-    # The annotated video draws the line where it lies in the scene in each frame.
+
+
+def test_the_annotated_video_and_the_contact_sheet_draw_the_line_where_it_lies_in_the_scene(pan_clip):
     from convoycount.evidence.annotate import Annotator
+    from convoycount.evidence.sheet import plan_tiles, tile_line
+    truth, report = pan_clip
     annot = Annotator(report)
-    scene_to_ref = np.linalg.inv(np.vstack([np.reshape(truth.camera["frame_to_scene"][0], (2, 3)), [0, 0, 1]]))
     for step in report.camera.steps[::10]:
-        exact = np.vstack([np.reshape(truth.camera["frame_to_scene"][step.frame_index], (2, 3)), [0, 0, 1]])
-        want = apply(np.linalg.inv(exact) @ np.linalg.inv(scene_to_ref), [(320, 0), (320, 360)])
+        want = apply(frame_to_ref(truth, step.frame_index), [(320, 0), (320, 360)])
         _, drawn = annot._to_frame(step.frame_index)
         assert np.abs(np.array(drawn) - want).max() < 2.5, (step.frame_index, drawn, want)
+    # The tile's frame is one where the camera had already panned: the line is drawn
+    # where the scene puts it there, not at x = 320 where it was drawn on the first.
+    (spec,) = plan_tiles(report)
+    want = apply(frame_to_ref(truth, spec.frame_index), [(320, 0), (320, 360)])
+    assert abs(want[0][0] - 320) > 20
+    assert np.abs(np.array(tile_line(report, spec.frame_index)) - want).max() < 2.5
+
+
+def test_the_html_report_has_a_camera_section(pan_clip):
+    from convoycount.evidence.html import render_html
+    _, report = pan_clip
+    page = render_html(report, contact_sheet_png=None, timeline_png=None, command_line=None,
+                       files=[], render={}, annotated=None)
+    section = page[page.index("<section id=camera>"):]
+    section = section[:section.index("</section>")]
+    cam = report.to_dict()["camera"]
+    (a, b), = cam["watched_s"]
+    for text in (f"{cam['motion']['max_shift_px']:.0f} px", "zoom", f"{a:.2f}-{b:.2f} s", "line watched"):
+        assert text in section, text
 
 
 def test_after_a_cut_counting_stops_and_the_shots_are_listed(tmp_path):

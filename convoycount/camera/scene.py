@@ -149,6 +149,21 @@ class CameraReport:
                 return np.linalg.inv(st.to_scene)
         return None
 
+    @property
+    def follows_scene(self) -> bool:
+        """True when the line lives in the scene and moves in the picture (the camera
+        moved and the line was placed): evidence must draw it frame by frame."""
+        return self.placement is not None and self.moved
+
+    def line_in_frame(self, frame_index: int) -> Optional[tuple]:
+        """((x1, y1), (x2, y2)) integer pixels of the scene line in an analysed frame of
+        the counted segment, or None (another segment or shot: it was not there)."""
+        m = self.to_frame(frame_index)
+        if m is None:
+            return None
+        a, b = np.round(apply(m, np.reshape(self.placement.line_px, (2, 2)))).astype(int)
+        return (int(a[0]), int(a[1])), (int(b[0]), int(b[1]))
+
     def _by_index(self) -> dict:
         if not hasattr(self, "_index"):
             self._index = {}

@@ -118,7 +118,7 @@ class Annotator:
         self.scale = font_scale(min(p.width, p.height))     # portrait clips too
         self.line = line_pixels(report.line, p.width, p.height)
         cam = report.camera
-        self.camera = cam if cam is not None and cam.placement is not None and cam.moved else None
+        self.camera = cam if cam is not None and cam.follows_scene else None
         self.by_frame: dict = {}
         self.tracks: dict = {}
         counted = {e.track_id: e.clip_time_s for e in report.events}
@@ -145,8 +145,7 @@ class Annotator:
         m = self.camera.to_frame(index)
         if m is None:
             return (lambda pts: np.asarray(pts, dtype=float)), None
-        a, b = np.round(apply(m, np.reshape(self.camera.placement.line_px, (2, 2)))).astype(int)
-        return (lambda pts: apply(m, pts)), (tuple(int(v) for v in a), tuple(int(v) for v in b))
+        return (lambda pts: apply(m, pts)), self.camera.line_in_frame(index)
 
     def draw(self, index: int, time_s: float, img: np.ndarray) -> np.ndarray:
         import cv2

@@ -140,6 +140,44 @@ def _count_section(d: dict) -> str:
             + "</section>")
 
 
+def _spans_text(spans) -> str:
+    return ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in spans) or "never"
+
+
+def _camera_section(d: dict) -> str:
+    """What the camera did and what that left countable (report.json `camera`): the
+    reader sees whether the count is in scene coordinates and which span it covers."""
+    cam = d.get("camera")
+    if not cam:
+        return ""
+    if not cam["compensated"]:
+        return ("<p class=muted id=camera>Camera motion: not measured (--no-camera); the line "
+                "and the tracks are in image pixels.</p>")
+    m, shots = cam.get("motion") or {}, cam.get("shots") or []
+    if not cam["moved"] and len(shots) < 2:
+        return "<p id=camera>Camera: fixed (no motion measured); counted in image pixels.</p>"
+    rows = []
+    if m:
+        rows += [("max shift", _e(f"{m['max_shift_px']:.0f} px ({m['max_shift_frac']:.1%} of the width)")),
+                 ("pan", _e(f"x {m['pan_x_px'][0]:.0f} to {m['pan_x_px'][1]:.0f} px, "
+                            f"y {m['pan_y_px'][0]:.0f} to {m['pan_y_px'][1]:.0f} px")),
+                 ("zoom", _e(f"x{m['zoom'][0]:.2f} to x{m['zoom'][1]:.2f}")),
+                 ("rotation", _e(f"up to {m['max_rotation_deg']:.1f} deg")),
+                 ("registration segments", _e(m["segments"]))]
+    if "counted_s" in cam:
+        a, b = cam["counted_s"]
+        rows += [("line placed at", _e(f"{cam['reference_s']:.2f} s")),
+                 ("shots", _e(f"{len(shots)}: {_spans_text(shots)}")),
+                 ("counted", _e(f"{a:.2f}-{b:.2f} s (the shot and segment that hold the line)")),
+                 ("line watched", _e(_spans_text(cam["watched_s"]))),
+                 ("motion lost", _e(", ".join(f"{t:.2f} s" for t in cam["breaks_s"]) or "never"))]
+    return ("<section id=camera><h2>Camera motion</h2>" + _kv(rows)
+            + "<p class=muted>Tracks and the counting line live in the scene (the picture at the "
+              "line's reference frame): a parked vehicle does not cross because the camera moved. "
+              "Crossings count only while at least half of the line is in view; the annotated "
+              "video and the contact sheet draw the line where it lies in each frame.</p></section>")
+
+
 def _time_section(d: dict) -> str:
     tm = d["time_map"]
     span = d["analysis"]["span_s"]
@@ -309,6 +347,7 @@ def render_html(report, *, contact_sheet_png: Optional[bytes], timeline_png: Opt
         _verdict_block(d),
         "" if edited else integrity,
         _count_section(d),
+        _camera_section(d),
         _time_section(d),
         _bases_section(d),
         "<section id=sheet><h2>Contact sheet: one tile per counted vehicle</h2>",

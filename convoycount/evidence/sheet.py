@@ -93,6 +93,17 @@ def _crop_rect(box, width: int, height: int) -> tuple:
             int(math.ceil(cx + hw)), int(math.ceil(cy + hh)))
 
 
+def tile_line(report, frame_index: int) -> Optional[tuple]:
+    """The counting line in the pixels of a tile's frame. When the camera moved, the
+    line is fixed in the scene (camera/), so it is drawn where the scene puts it in
+    that frame, not where the user drew it on the first; None: not in that frame's
+    shot."""
+    cam = getattr(report, "camera", None)
+    if cam is not None and cam.follows_scene:
+        return cam.line_in_frame(frame_index)
+    return line_pixels(report.line, report.probe.width, report.probe.height)
+
+
 def render_tile(image: np.ndarray, spec: TileSpec, report) -> tuple:
     """The picture part of one tile (CROP_H x CROP_W BGR) and the crop rectangle
     in frame pixels. Box and line are drawn after scaling, so they stay thin."""
@@ -112,10 +123,11 @@ def render_tile(image: np.ndarray, spec: TileSpec, report) -> tuple:
     def to_tile(x, y):
         return (int(round(ox + (x - x0) * s)), int(round(oy + (y - y0) * s)))
 
-    p1, p2 = line_pixels(report.line, report.probe.width, report.probe.height)
     sub = tile[oy:oy + nh, ox:ox + nw]          # draw clipped to the picture area
-    a, b = to_tile(*p1), to_tile(*p2)
-    cv2.line(sub, (a[0] - ox, a[1] - oy), (b[0] - ox, b[1] - oy), LINE_BGR, 1, cv2.LINE_AA)
+    line = tile_line(report, spec.frame_index)
+    if line is not None:
+        a, b = to_tile(*line[0]), to_tile(*line[1])
+        cv2.line(sub, (a[0] - ox, a[1] - oy), (b[0] - ox, b[1] - oy), LINE_BGR, 1, cv2.LINE_AA)
     bx1, by1 = to_tile(spec.box[0], spec.box[1])
     bx2, by2 = to_tile(spec.box[2], spec.box[3])
     cv2.rectangle(sub, (bx1 - ox, by1 - oy), (bx2 - ox, by2 - oy),
