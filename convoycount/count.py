@@ -111,11 +111,13 @@ class CounterSettings:
                                   # jittered (a parked car across the line, half hidden by
                                   # traffic), never a crossing
     rigid_travel_frac: float = 0.5   # around its crossing, both ends of the box (across the line)
-                                     # must move forward by this share of the box's largest extent
-                                     # across it: a vehicle moves as a whole, while a parked one
+                                     # must move forward, the lesser by this share of the greater
+                                     # (one end seen: by this share of the box's largest extent
+                                     # across the line): a vehicle moves as a whole, while a parked one
                                      # whose visible part changes (half hidden by a vehicle passing
                                      # in front, or cut by the picture's edge as the camera pans)
                                      # moves one end only, its centre sliding over the line
+    rigid_jitter_frac: float = 0.1   # ...and by more than box edges jitter (a share of the extent)
     rigid_window_s: float = 3.0      # ...seen within this much clip time either side of the
                                      # crossing (a vehicle stopped on the line moved on the way in)
     edge_cut_px: float = 2.0         # a box end this close to the picture's edge is the edge, not
@@ -125,7 +127,7 @@ class CounterSettings:
 
     def __post_init__(self):
         for name in ("margin_frac", "margin_min_px", "segment_tol_px", "min_travel_diag",
-                     "rigid_travel_frac", "rigid_window_s", "edge_cut_px"):
+                     "rigid_travel_frac", "rigid_jitter_frac", "rigid_window_s", "edge_cut_px"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"CounterSettings.{name} must be a number >= 0, got {value!r}")
@@ -245,11 +247,14 @@ class LineCounter:
                 # bounds the progress from below on one side of the split.
                 if not was_cut or later == (k == 1):
                     ends[(k, later)].append(v)
-        need = s.rigid_travel_frac * extent
         judged = [k for k in (0, 1) if len(ends[(k, False)]) >= 2 and len(ends[(k, True)]) >= 2]
-        return bool(judged) and all(
-            float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) >= need
-            for k in judged)
+        moved = [float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) for k in judged]
+        if len(moved) == 2:
+            # Both ends seen: a vehicle moves them alike, however slowly (a long bus in a
+            # queue may advance less than half its length in the window); a box whose
+            # visible part changes moves one end only. Each must beat the box-edge jitter.
+            return min(moved) >= max(s.rigid_travel_frac * max(moved), s.rigid_jitter_frac * extent)
+        return len(moved) == 1 and moved[0] >= s.rigid_travel_frac * extent
 
     def _travelled(self, obs) -> bool:
         c0 = np.asarray(obs[0].scene_center)
