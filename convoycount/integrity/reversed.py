@@ -31,6 +31,7 @@ SPLICE_TOL_S = 0.4
 PAIR_SHARE = 0.25        # across the span, the pictures differ by under this share of each jump
                          # (one frame's motion against a jump of seconds; seen: <= 0.11)
 MAX_SPLICE_S = 10.0      # longest reversed span looked for between two jumps
+COPY_SHARE = 0.5         # a copy's pictures match this much closer than the footage moves
 COPY_LAG_S, COPY_LAG = 0.15, 4   # frames this far from both seams: a reversal's have moved apart
                                  # (beyond a run of duplicated pictures), a copy's have not
 
@@ -66,12 +67,14 @@ def find_reversed_splices(x: np.ndarray, t: np.ndarray, seams: list, held=None) 
 
 def _shown_twice(x: np.ndarray, i: int, k: int, lag: int) -> bool:
     """The two jumps are one stretch of footage shown twice (a loop repeats whatever
-    jump lies in its span): the frames `lag` before or after them still match at
-    the same offset, where a reversal's run apart, one forwards, one backwards."""
+    jump lies in its span): `lag` frames before or after them the pictures still
+    match at the same offset, far closer than the footage moves over that lag,
+    where a reversal's run apart, one forwards, one backwards. (In a scene too still
+    to move over the lag nothing can be told, and nothing is ruled out.)"""
     for j in (-lag, lag):
         if 0 <= i + j and k + j < len(x):
-            jump = max(1.0 - x[i - 1] @ x[i], 1e-9)
-            if (1.0 - x[i + j] @ x[k + j]) / jump < PAIR_SHARE:
+            own = 1.0 - x[i + j] @ x[i - 1 if j < 0 else i]       # on its own side of the jump
+            if 1.0 - x[i + j] @ x[k + j] < COPY_SHARE * own:
                 return True
     return False
 

@@ -18,7 +18,9 @@ Whether: the speed-up estimator (retime.estimate_kinematics) gives the K of the
 traffic in the seconds before and after a candidate, from all vehicles there,
 without the road's and fleet's uncertainty that both share. The edit raises K
 by the factor the vehicles stepped by, and for good: K after must be well above
-K before, and agree with the vehicles' step; of the candidates that pass, the
+K before, and the K of the whole rest of the clip well above that of the whole
+part before, both from the other vehicles (the ones that stepped are the first
+witness, K must be a second); of the candidates that pass, the
 one where K rises most is the moment (the two measures are independent: one is
 each vehicle against itself within a second, the other the traffic's absolute
 pace over seconds)."""
@@ -39,7 +41,6 @@ AGREE = 1.6              # ...and the vehicles' factors are within this ratio of
 KEEPS = 1.4              # and the clip's K over the seconds after is at least this times K before
 AROUND_S = 4.0           # those seconds (the best-supported step is the moment)
 MIN_AROUND_S = 2.0       # at least this much of them inside the clip on each side
-K_AGREE = 2.0            # K's ratio and the vehicles' step agree within this factor
 BORDER_PX = 2            # a box edge this close to the frame's edge is the frame's
 EDGE_S = 1.0             # moments this close to the clip's ends or to a jump in the picture are
                          # not tried (a window there straddles the jump)
@@ -52,6 +53,7 @@ class _Path:
     other edge, still the vehicle's, moves at the vehicle's pace, while its centre
     would move at half that until the vehicle is all in. So each axis's pace comes
     from the box edges that are the vehicle's throughout: both (the centre) or one."""
+    track_id: int
     t: np.ndarray
     sums: np.ndarray         # (N+1, 4 edges, 6): cumulative [1, t, t^2, e, t*e, edge at the frame's border]
     cruise: float
@@ -69,7 +71,7 @@ class _Path:
         dt = np.maximum(np.diff(t), 1e-9)
         whole = ~cut.any(axis=1)[1:]
         moves = np.hypot(*np.diff(centre, axis=0).T)[whole] / dt[whole]
-        return cls(t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0)
+        return cls(track.track_id, t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0)
 
     def _edge_rates(self, lo: float, hi: float):
         """Per edge: least-squares rate (px/s) over [lo, hi), NaN where the edge
@@ -108,24 +110,33 @@ class _Path:
         if before < MOVING_SHARE * self.cruise or before <= 0:
             return None
         pace = [float(v @ vs[1]) / before for v in vs]     # along its motion: a reversal is negative
-        trend = ((pace[1] - pace[0]) + (pace[3] - pace[2])) / 2
-        return 1.0 + (pace[2] - pace[1] - trend) / before
+        # only the part of the step beyond any rise just before or just after it: a vehicle
+        # gathering speed rises on both sides, a box that swallows a neighbour jumps on one
+        rise = max(0.0, pace[1] - pace[0], pace[3] - pace[2])
+        return 1.0 + (pace[2] - pace[1] - rise) / before
 
 
 def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=()) -> list:
     paths = [_Path.of(tr, width, height) for tr in tracks if len(tr.observations) >= 2 * MIN_OBS]
     best = None
-    for _, moment, factors in _candidates(paths, clip, leap_times):
+    for _, moment, stepped in _candidates(paths, clip, leap_times):
         if min(moment - clip[0], clip[1] - moment) < MIN_AROUND_S:
             continue
-        k1, k2 = (_k(tracks, width, height, lo, hi) for lo, hi in ((moment - AROUND_S, moment),
+        factors = list(stepped.values())
+        # the traffic's K from the other vehicles: the ones that stepped are the first
+        # witness, K must be a second one
+        others = [tr for tr in tracks if tr.track_id not in stepped]
+        k1, k2 = (_k(others, width, height, lo, hi) for lo, hi in ((moment - AROUND_S, moment),
                                                                     (moment, moment + AROUND_S)))
         if not (k1.ok and k2.ok):
             continue
         ratio = k2.speedup / k1.speedup
-        # the traffic's K and the vehicles' step measure one speed-up: they must agree
-        if ratio >= KEEPS and abs(math.log(ratio / float(np.median(factors)))) <= math.log(K_AGREE) and \
-                (best is None or ratio > best[0]):
+        if ratio < KEEPS or (best is not None and ratio <= best[0]):
+            continue
+        # ...and it lasts: a queue moving off after standing raises K over a few seconds,
+        # but the whole rest of the clip is no faster than the whole part before
+        g1, g2 = (_k(others, width, height, lo, hi) for lo, hi in ((-math.inf, moment), (moment, math.inf)))
+        if g1.ok and g2.ok and g2.speedup >= KEEPS * g1.speedup:
             best = (ratio, moment, factors, k1, k2)
     if best is None:
         return []
@@ -142,16 +153,17 @@ def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=(
 
 
 def _candidates(paths: list, clip: tuple, leap_times) -> list:
-    """(score, moment, factors) for the best moment of each run of moments where
-    every vehicle across steps up by about the same factor."""
+    """(score, moment, {track id: factor}) for the best moment of each run of moments
+    where every vehicle across steps up by about the same factor."""
     dt = _frame_s(paths)
     out, run = [], None
     for m in np.arange(clip[0] + EDGE_S, clip[1] - EDGE_S, dt):
-        factors = [f for f in (p.pace_step(float(m)) for p in paths) if f is not None]
+        across = {p.track_id: f for p, f in ((p, p.pace_step(float(m))) for p in paths) if f is not None}
+        factors = list(across.values())
         ok = (bool(factors) and min(factors) >= MIN_FACTOR and max(factors) <= AGREE * min(factors)
               and not any(abs(m - lt) < EDGE_S for lt in leap_times))
         if ok:
-            here = ((min(len(factors), 2), min(factors)), float(m), factors)
+            here = ((min(len(factors), 2), min(factors)), float(m), across)
             run = here if run is None or here[0] > run[0] else run
         elif run is not None:
             out.append(run)
