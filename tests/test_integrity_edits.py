@@ -134,6 +134,7 @@ def test_a_span_reversed_in_a_stream_of_held_pictures_is_one_reversal_not_two_ga
 
 
 def _short(name, seed, **kw):
+    """A shorter clip of the scenario (fewer vehicles), for the fast tests."""
     return scenario(name, seed=seed, **{"n_vehicles": 8, **kw})
 
 
@@ -148,3 +149,15 @@ def test_a_speed_up_seen_on_vehicles_entering_the_frame_is_found_where_it_starts
     findings = convoycount.analyze(path).integrity.findings
     assert _found(findings, "speed_change", want["start_s"]), [f.to_dict() for f in findings]
     assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+
+
+@pytest.mark.slow
+def test_queues_moving_off_at_once_are_not_a_speed_change(tmp_path):
+    # the generator's stop-and-go vehicles change speed in steps, a queue of four at once
+    # (seed 1, 31 s): each steps up 1.7x and the traffic of the next seconds is faster, as
+    # after dropped frames; but the rest of the clip is no faster than the part before
+    import convoycount
+    path = tmp_path / "clean.mp4"
+    generate(path, scenario("stop_and_go", seed=1))
+    findings = convoycount.analyze(path).integrity.findings
+    assert not findings, [f.to_dict() for f in findings]
