@@ -204,8 +204,8 @@ def run(quick: bool = False, parts: tuple = ("edits", "clean", "real")) -> str:
             _real(real, Path(tmp), tally, clean, known_found, quick)
     cpu_s = _cpu_s() - cpu0
     cost = (f"{time.time() - t0:.0f} s wall, {cpu_s:.0f} s CPU of this process and its ffmpeg children "
-            f"(generating, encoding, decoding and analysing; {1000 * cpu_s / max(1, FRAMES[0]):.0f} CPU ms per checked frame, "
-            f"{FRAMES[0]} frames), load average {load0:.1f} at the start and "
+            f"(generating, encoding, decoding and analysing; {1000 * cpu_s / max(1, FRAMES[0]):.0f} CPU ms "
+            f"per checked frame, {FRAMES[0]} frames), load average {load0:.1f} at the start and "
             f"{os.getloadavg()[0]:.1f} at the end on {os.cpu_count()} cores")
     return _table(tally, clean, known_found, cost)
 
