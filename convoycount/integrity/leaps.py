@@ -54,9 +54,9 @@ def find_leaps(log, dup: np.ndarray) -> list:
     for i in range(1, len(solid)):
         if solid[i] < LEAP_MIN:
             continue
-        ratio = solid[i] / (carried[i] * _level(solid, carried, dup, i, LEVEL_FLOOR))
+        ratio = solid[i] / _level(solid, carried, dup, i, LEVEL_FLOOR)
         if ratio >= LEAP_RATIO:
-            steady = step[i] >= STEP_RATIO * carried[i] * _level(step, carried, dup, i, STEP_FLOOR)
+            steady = step[i] >= STEP_RATIO * _level(step, carried, dup, i, STEP_FLOOR)
             leaps.append(Leap(i, float(ratio), _background_share(log.grey, i), steady))
     return leaps
 
@@ -78,13 +78,18 @@ def frames_carried(t: np.ndarray, dup: np.ndarray) -> np.ndarray:
 
 
 def _level(step: np.ndarray, carried: np.ndarray, dup: np.ndarray, i: int, floor: float) -> float:
-    """The local motion per frame interval: an upper quantile of the neighbours'
-    steps, each divided by the intervals it carries."""
+    """The local level a step must stand out from: an upper quantile of the
+    neighbours' steps as they are (where pictures are captured at irregular times a
+    step carries irregular motion, more than its pts say), and of the neighbours'
+    steps scaled to as many frame intervals as step i carries (after two duplicates,
+    three frames' motion); the larger."""
     lo, hi = max(1, i - WINDOW), min(len(step), i + WINDOW + 1)
-    around = [step[j] / carried[j] for j in range(lo, hi) if abs(j - i) > 1 and not dup[j]]
-    if not around:
+    near = [j for j in range(lo, hi) if abs(j - i) > 1 and not dup[j]]
+    if not near:
         return floor
-    return max(float(np.percentile(around, 75)), floor)
+    as_is = float(np.percentile([step[j] for j in near], 75))
+    scaled = float(np.percentile([step[j] * carried[i] / carried[j] for j in near], 75))
+    return max(as_is, scaled, floor)
 
 
 def _background_share(grey: np.ndarray, i: int) -> float:
