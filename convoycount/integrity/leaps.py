@@ -82,14 +82,14 @@ def _level(step: np.ndarray, carried: np.ndarray, dup: np.ndarray, i: int, floor
     neighbours' steps as they are (where pictures are captured at irregular times a
     step carries irregular motion, more than its pts say), and of the neighbours'
     steps scaled to as many frame intervals as step i carries (after two duplicates,
-    three frames' motion); the larger."""
+    three frames' motion), and of still footage's level over that time; the largest."""
     lo, hi = max(1, i - WINDOW), min(len(step), i + WINDOW + 1)
     near = [j for j in range(lo, hi) if abs(j - i) > 1 and not dup[j]]
     if not near:
-        return floor
+        return floor * carried[i]
     as_is = float(np.percentile([step[j] for j in near], 75))
     scaled = float(np.percentile([step[j] * carried[i] / carried[j] for j in near], 75))
-    return max(as_is, scaled, floor)
+    return max(as_is, scaled, floor * carried[i])
 
 
 def _background_share(grey: np.ndarray, i: int) -> float:
