@@ -90,3 +90,74 @@ def test_the_real_clips_own_properties_are_found_and_nothing_else(clip, kind, st
     assert {f.kind for f in findings} == ({kind} if kind else set()), [f.to_dict() for f in findings]
     if start_s is not None:
         assert _found(findings, kind, start_s)
+
+
+def _restream(src, dst, show):
+    """Re-encode `src` at its own rate with output frame j showing source frame
+    show(j): how a stream that holds or repeats pictures reaches a channel."""
+    import av
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        rate = stream.average_rate
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(stream)]
+    with av.open(str(dst), "w") as out:
+        vs = out.add_stream("libx264", rate=rate)
+        vs.height, vs.width = frames[0].shape[:2]
+        vs.pix_fmt = "yuv420p"
+        for j in range(len(frames)):
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(frames[show(j)], format="rgb24")):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+
+
+def test_a_stream_that_stalls_and_resumes_is_not_a_gap(tmp_path):
+    # every 45 frames the picture freezes for 3 frames, then resumes at the current time:
+    # the step after the stall shows 4 frames of motion in 4 frames of time, nothing is
+    # missing (seed 3: before leaps counted the time a step carries, two such steps were gaps)
+    src, dst = tmp_path / "src.mp4", tmp_path / "stalls.mp4"
+    generate(src, _short("two_way", 3))
+    _restream(src, dst, lambda j: j - j % 45 if j % 45 <= 3 else j)
+    findings = check(signatures_of(dst)).findings
+    assert {f.kind for f in findings} == {"duplicated_frames"}, [f.to_dict() for f in findings]
+
+
+def test_a_span_reversed_in_a_stream_of_held_pictures_is_one_reversal_not_two_gaps(tmp_path):
+    # each picture held for two frames (a 15 fps camera's stream at 30 fps): across the
+    # reversed span the pictures are 2-3 frames of motion apart, not one (seed 1: two gaps before)
+    src, dst = tmp_path / "src.mp4", tmp_path / "held.mp4"
+    want = generate(src, _short("two_way", 1, n_vehicles=12), edit="reverse").edit["finding"]
+    _restream(src, dst, lambda j: j - j % 2)
+    findings = check(signatures_of(dst)).findings
+    assert _found(findings, "reversed", want["start_s"]), [f.to_dict() for f in findings]
+    assert {f.kind for f in findings} == {"reversed", "duplicated_frames"}, [f.to_dict() for f in findings]
+
+
+def _short(name, seed, **kw):
+    """A shorter clip of the scenario (fewer vehicles), for the fast tests."""
+    return scenario(name, seed=seed, **{"n_vehicles": 8, **kw})
+
+
+@pytest.mark.slow
+def test_a_speed_up_seen_on_vehicles_entering_the_frame_is_found_where_it_starts(tmp_path):
+    # vertical seed 1: the vehicles across the moment are partly outside the frame, so
+    # their boxes' centres move at half pace; their inner edges show the pace doubling
+    # at once (before: two independent K estimates whose intervals overlapped, missed)
+    import convoycount
+    path = tmp_path / "speed.mp4"
+    want = generate(path, scenario("vertical", seed=1), edit="speed").edit["finding"]
+    findings = convoycount.analyze(path).integrity.findings
+    assert _found(findings, "speed_change", want["start_s"]), [f.to_dict() for f in findings]
+    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+
+
+@pytest.mark.slow
+def test_queues_moving_off_at_once_are_not_a_speed_change(tmp_path):
+    # the generator's stop-and-go vehicles change speed in steps, a queue of four at once
+    # (seed 1, 31 s): each steps up 1.7x and the traffic of the next seconds is faster, as
+    # after dropped frames; but the rest of the clip is no faster than the part before
+    import convoycount
+    path = tmp_path / "clean.mp4"
+    generate(path, scenario("stop_and_go", seed=1))
+    findings = convoycount.analyze(path).integrity.findings
+    assert not findings, [f.to_dict() for f in findings]

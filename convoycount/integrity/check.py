@@ -8,7 +8,7 @@ import numpy as np
 from .cuts import find_cuts
 from .duplicated import duplicate_mask, find_duplicates
 from .findings import Finding, IntegrityReport
-from .leaps import find_leaps
+from .leaps import find_leaps, frames_carried
 from .repeats import find_repeats, find_seam_repeats, merge_repeats
 from .reversed import find_reversed, find_reversed_splices
 from .signatures import SignatureLog
@@ -28,11 +28,15 @@ def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple
         return report
     t, step = log.t, log.step
     dup = duplicate_mask(step)
-    leaps = find_leaps(log, dup)
+    every_leap = find_leaps(log, dup)
+    leaps = [lp for lp in every_leap if lp.steady]
     findings = find_timestamp_issues(t) + find_duplicates(t, step) + find_cuts(t, leaps)
     x = log.normalised()
     jumps = [lp.index for lp in leaps if not lp.is_cut]
-    rev, paired = find_reversed_splices(x, t, jumps)
+    # a reversal's seams confirm each other (each continues the picture at the other
+    # end), so a leap of the solid change alone may be one of them
+    rev, paired = find_reversed_splices(x, t, [lp.index for lp in every_leap if not lp.is_cut],
+                                        frames_carried(t, dup))
     near = int(round(SEAM_TOL_S / float(np.median(np.diff(t)))))
     reps = merge_repeats(find_seam_repeats(x, t, [i for i in jumps if i not in paired]), find_repeats(x, t),
                          [lp.index for lp in leaps], near)
@@ -42,7 +46,8 @@ def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple
         clip = (float(t[0]), float(t[-1]))
         more = find_reversed(tracks, size[0], size[1], [float(t[lp.index]) for lp in leaps], clip)
         more = [f for f in more if not any(f.start_s <= r.end_s and r.start_s <= f.end_s for r in rev)]
-        findings += more + find_speed_change(tracks, size[0], size[1], clip)
+        findings += more + find_speed_change(tracks, size[0], size[1], clip,
+                                                [float(t[lp.index]) for lp in every_leap])
         seams |= {int(np.searchsorted(t, e - 1e-6)) + k for f in more for e in (f.start_s, f.end_s)
                   for k in (0, 1)}
     findings += _gaps(t, leaps, seams)

@@ -4,9 +4,11 @@ A leap is either a cut (the background itself changes: another shot) or a jump
 inside one shot (the background stays, the vehicles are elsewhere: frames were
 removed, a loop or a reversed span starts or ends). The local level is an upper
 quantile of the steps around, so the every-other-frame zeros of a clip full of
-duplicated frames do not make ordinary motion look like a leap; and the step
-just after a duplicate (two frames' motion at once) is compared with that
-doubled motion."""
+duplicated frames do not make ordinary motion look like a leap. Every step is
+measured against the time it carries: the step after a run of duplicates (or
+after a longer pts interval of a variable-rate clip) shows all the motion since
+the picture last changed, two or three frames' worth, and is compared with that
+much motion, not with one frame's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ class Leap:
     index: int           # first frame after the leap
     ratio: float         # solid change / its local level
     background_share: float   # share of the picture whose background changed
+    steady: bool = True  # the mean change beyond shake leaps too (else: the solid change alone)
 
     @property
     def is_cut(self) -> bool:
@@ -40,29 +43,53 @@ def find_leaps(log, dup: np.ndarray) -> list:
     or vanishes as a patch, blind to shake and noise, see SignatureLog.solid_change)
     and the mean change beyond shake (steady_step), which one near vehicle moving
     fast through a low-frame-rate clip, or codec noise on a solid patch, does not
-    raise far above its neighbours while a jump of the whole scene does."""
+    raise far above its neighbours while a jump of the whole scene does. Leaps of the
+    solid change alone are kept too (`steady` False): where near vehicles move about
+    their own length per picture the mean change saturates, and a jump of seconds
+    is then only a few steps' worth; such a leap is used only where something else
+    confirms it (a reversal's two seams that continue each other)."""
     solid, step = log.solid_change, log.steady_step
-    dt = np.diff(log.t)
-    frame_s = float(np.median(dt)) if len(dt) else 1.0
+    carried = frames_carried(log.t, dup)
     leaps = []
     for i in range(1, len(solid)):
         if solid[i] < LEAP_MIN:
             continue
-        # a frame after a longer pts interval (a phone's variable rate) carries that much more motion
-        span = max(1.0, dt[i - 1] / frame_s) if frame_s > 0 else 1.0
-        ratio = solid[i] / _level(solid, dup, i, LEVEL_FLOOR)
-        if ratio >= LEAP_RATIO * span and step[i] >= STEP_RATIO * span * _level(step, dup, i, STEP_FLOOR):
-            leaps.append(Leap(i, float(ratio), _background_share(log.grey, i)))
+        ratio = solid[i] / _level(solid, carried, dup, i, LEVEL_FLOOR)
+        if ratio >= LEAP_RATIO:
+            steady = step[i] >= STEP_RATIO * _level(step, carried, dup, i, STEP_FLOOR)
+            leaps.append(Leap(i, float(ratio), _background_share(log.grey, i), steady))
     return leaps
 
 
-def _level(step: np.ndarray, dup: np.ndarray, i: int, floor: float) -> float:
+def frames_carried(t: np.ndarray, dup: np.ndarray) -> np.ndarray:
+    """For each step, the frame intervals of motion it shows: the time since the
+    picture last changed (the last frame that is not a duplicate) in typical frame
+    intervals. 1 for ordinary footage; 3 after two duplicates (a clip whose pictures
+    are repeated irregularly, as a low-rate camera's stream re-timed to 30 fps)."""
+    dt = np.diff(t)
+    frame_s = float(np.median(dt)) if len(dt) and np.median(dt) > 0 else 1.0
+    carried = np.ones(len(t))
+    last_change = 0
+    for i in range(1, len(t)):
+        carried[i] = max(1.0, (t[i] - t[last_change]) / frame_s)
+        if not dup[i]:
+            last_change = i
+    return carried
+
+
+def _level(step: np.ndarray, carried: np.ndarray, dup: np.ndarray, i: int, floor: float) -> float:
+    """The local level a step must stand out from: an upper quantile of the
+    neighbours' steps as they are (where pictures are captured at irregular times a
+    step carries irregular motion, more than its pts say), and of the neighbours'
+    steps scaled to as many frame intervals as step i carries (after two duplicates,
+    three frames' motion), and of still footage's level over that time; the largest."""
     lo, hi = max(1, i - WINDOW), min(len(step), i + WINDOW + 1)
-    around = [step[j] * (2 if j > 0 and dup[j - 1] else 1)   # after a duplicate: two frames' motion
-              for j in range(lo, hi) if abs(j - i) > 1 and not dup[j]]
-    if not around:
-        return floor
-    return max(float(np.percentile(around, 75)), floor)
+    near = [j for j in range(lo, hi) if abs(j - i) > 1 and not dup[j]]
+    if not near:
+        return floor * carried[i]
+    as_is = float(np.percentile([step[j] for j in near], 75))
+    scaled = float(np.percentile([step[j] * carried[i] / carried[j] for j in near], 75))
+    return max(as_is, scaled, floor * carried[i])
 
 
 def _background_share(grey: np.ndarray, i: int) -> float:

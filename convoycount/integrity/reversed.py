@@ -31,19 +31,27 @@ SPLICE_TOL_S = 0.4
 PAIR_SHARE = 0.25        # across the span, the pictures differ by under this share of each jump
                          # (one frame's motion against a jump of seconds; seen: <= 0.11)
 MAX_SPLICE_S = 10.0      # longest reversed span looked for between two jumps
+COPY_SHARE = 0.5         # a copy's pictures match this much closer than the footage moves
+COPY_LAG_S, COPY_LAG = 0.15, 4   # frames this far from both seams: a reversal's have moved apart
+                                 # (beyond a run of duplicated pictures), a copy's have not
 
 
-def find_reversed_splices(x: np.ndarray, t: np.ndarray, seams: list) -> tuple:
+def find_reversed_splices(x: np.ndarray, t: np.ndarray, seams: list, held=None) -> tuple:
     """(findings, the seams they explain). x: SignatureLog.normalised(); seams: first
-    frame after each non-cut jump."""
+    frame after each non-cut jump; held: frames each picture carries (leaps.frames_carried).
+    Where pictures are held for two or three frames (a low-rate camera's stream), the
+    pictures across the span are that many frames of motion apart, not one, and are
+    allowed that much more difference."""
     cands = []
+    lag = max(COPY_LAG, int(round(COPY_LAG_S / float(np.median(np.diff(t)))))) if len(t) > 1 else COPY_LAG
     for i in seams:
         for k in seams:
             if not (MIN_SPAN_S <= t[k] - t[i] <= MAX_SPLICE_S):
                 continue
             r1 = (1.0 - x[i - 1] @ x[k - 1]) / max(1.0 - x[i - 1] @ x[i], 1e-9)
             r2 = (1.0 - x[i] @ x[k]) / max(1.0 - x[k - 1] @ x[k], 1e-9)
-            if max(r1, r2) < PAIR_SHARE:
+            hold = 1.0 if held is None else max(held[i], held[k])
+            if max(r1, r2) < PAIR_SHARE * hold and not _shown_twice(x, i, k, lag):
                 cands.append((max(r1, r2), i, k))
     out, used = [], set()
     for r, i, k in sorted(cands):
@@ -55,6 +63,20 @@ def find_reversed_splices(x: np.ndarray, t: np.ndarray, seams: list) -> tuple:
                            f"its ends the picture continues the one at its other end (within {r:.0%} "
                            f"of the jump)", confidence=min(1.0, 0.6 + (PAIR_SHARE - r))))
     return out, used
+
+
+def _shown_twice(x: np.ndarray, i: int, k: int, lag: int) -> bool:
+    """The two jumps are one stretch of footage shown twice (a loop repeats whatever
+    jump lies in its span): `lag` frames before or after them the pictures still
+    match at the same offset, far closer than the footage moves over that lag,
+    where a reversal's run apart, one forwards, one backwards. (In a scene too still
+    to move over the lag nothing can be told, and nothing is ruled out.)"""
+    for j in (-lag, lag):
+        if 0 <= i + j and k + j < len(x):
+            own = 1.0 - x[i + j] @ x[i - 1 if j < 0 else i]       # on its own side of the jump
+            if 1.0 - x[i + j] @ x[k + j] < COPY_SHARE * own:
+                return True
+    return False
 
 
 def find_reversed(tracks, width: int, height: int, leap_times: list, clip: tuple) -> list:

@@ -3,141 +3,187 @@ dropped from a point on, or a part sped up in an editor). A part slowed down is
 not looked for: traffic braking together looks the same; repeated frames, the
 usual way footage is slowed, are `duplicated_frames`.
 
-Where: every vehicle on screen across that moment jumps from its own pace to
-K2/K1 times it, so each vehicle's speed in pixels per clip second is divided by
-its own median (cancelling its size, its distance from the camera and its real
-speed; braking and queueing windows are left out), and the moment is the one
-that best splits these normalised speeds into two levels.
-Whether: the speed-up estimator (retime.estimate_kinematics) gives each part's K
-with its interval, under a prior for a comparison within one clip: from the
-vehicles seen in both parts when there are some (each vehicle's length and real
-speed are the same on both sides, so only the measurement spread is left), else
-from all (the road, the traffic and the vehicle mix are common to both parts, so
-only their shared uncertainties are left out); the parts differ when the
-intervals are apart."""
+Where: in the vehicles on screen at that moment, each compared with itself, which
+needs no scale. Dropping every other frame doubles every vehicle's pace (pixels
+per clip second) from one frame to the next, while its position runs on without
+a jump. Each vehicle's pace is fitted over short windows on each side of a
+moment; the step between the two windows next to it, less the vehicle's own
+trend (the mean change between the windows on either side: a vehicle gathering
+speed ramps its pace), relative to its pace before, is its pace step there. The
+moments where every vehicle across steps up, by about the same factor, are the
+candidates. (The generator's stop-and-go vehicles change speed in steps; a real
+vehicle cannot, but there one vehicle alone stepping up can be a start from a
+queue.)
+Whether: the speed-up estimator (retime.estimate_kinematics) gives the K of the
+traffic in the seconds before and after a candidate, from all vehicles there,
+without the road's and fleet's uncertainty that both share. The edit raises K
+by the factor the vehicles stepped by, and for good: K after must be well above
+K before, and the K of the whole rest of the clip well above that of the whole
+part before, both from the other vehicles (the ones that stepped are the first
+witness, K must be a second); of the candidates that pass, the
+one where K rises most is the moment (the two measures are independent: one is
+each vehicle against itself within a second, the other the traffic's absolute
+pace over seconds)."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .findings import Finding
 
-MIN_PART_S = 2.0         # each part at least this long
-STEP_S = 0.1             # change moments tried this far apart
-WINDOW_OBS = 3           # a vehicle's speed over this many observation steps (box jitter)
-MOVING_SHARE = 0.3       # windows slower than this share of the vehicle's cruise (90th pct) are left out
-MIN_SIDE = 3             # speed samples a vehicle needs on each side to be compared
-ABRUPT_S = 0.6           # the pace right at the moment: this long before and after
-ABRUPT_SHARE = 0.5       # ...changes by at least this share of the parts' log ratio
-MIN_BOTH = 2             # vehicles seen in both parts: compare those, each with itself...
-MIN_OBS_SIDE = 8         # ...when seen this many times on each side
-SAME_VEHICLE_SD = 0.1    # log: one vehicle's pace measured twice (box jitter, its own small
-                         # speed changes); its length and real speed cancel
+WINDOW_S = 0.3           # pace fitted over this long on each side (box jitter against a ramp's length)
+MIN_OBS = 4              # observations a window needs
+MOVING_SHARE = 0.3       # a vehicle slower than this share of its cruise (90th pct) is not compared
+MIN_FACTOR = 1.4         # every vehicle's pace steps up at least this much...
+AGREE = 1.6              # ...and the vehicles' factors are within this ratio of each other
+KEEPS = 1.4              # and the other vehicles' K rises at least this much (seconds around, whole clip)
+AROUND_S = 4.0           # those seconds (the best-supported step is the moment)
+MIN_AROUND_S = 2.0       # at least this much of them inside the clip on each side
+BORDER_PX = 2            # a box edge this close to the frame's edge is the frame's
+EDGE_S = 1.0             # moments this close to the clip's ends or to a jump in the picture are
+                         # not tried (a window there straddles the jump)
 
 
-def find_speed_change(tracks, width: int, height: int, clip: tuple) -> list:
-    rows = _speeds(tracks)
-    moment = _change_point(rows, clip) if len(rows) >= 4 * MIN_SIDE else None
-    if moment is None:
+@dataclass(frozen=True)
+class _Path:
+    """One track's box edges, with running sums for a least-squares pace over any
+    window. A box cut by the frame's edge has one false edge (the frame's); its
+    other edge, still the vehicle's, moves at the vehicle's pace, while its centre
+    would move at half that until the vehicle is all in. So each axis's pace comes
+    from the box edges that are the vehicle's throughout: both (the centre) or one."""
+    track_id: int
+    t: np.ndarray
+    sums: np.ndarray         # (N+1, 4 edges, 6): cumulative [1, t, t^2, e, t*e, edge at the frame's border]
+    cruise: float
+
+    @classmethod
+    def of(cls, track, width: int, height: int):
+        t = np.array([o.time_s for o in track.observations], float)
+        e = np.array([o.box for o in track.observations], float).reshape(-1, 4)
+        cut = np.column_stack([e[:, 0] <= BORDER_PX, e[:, 1] <= BORDER_PX,
+                               e[:, 2] >= width - BORDER_PX, e[:, 3] >= height - BORDER_PX])
+        tt = np.repeat(t[:, None], 4, axis=1)
+        cols = np.stack([np.ones_like(e), tt, tt * tt, e, tt * e, cut.astype(float)], axis=2)
+        sums = np.concatenate([np.zeros((1, 4, 6)), np.cumsum(cols, axis=0)])
+        centre = (e[:, :2] + e[:, 2:]) / 2
+        dt = np.maximum(np.diff(t), 1e-9)
+        whole = ~cut.any(axis=1)[1:]
+        moves = np.hypot(*np.diff(centre, axis=0).T)[whole] / dt[whole]
+        return cls(track.track_id, t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0)
+
+    def _edge_rates(self, lo: float, hi: float):
+        """Per edge: least-squares rate (px/s) over [lo, hi), NaN where the edge
+        touches the frame's border there; None with too few observations."""
+        a, b = np.searchsorted(self.t, lo), np.searchsorted(self.t, hi)
+        if b - a < MIN_OBS:
+            return None
+        n, st, stt, se, ste, cut = (self.sums[b] - self.sums[a]).T
+        den = n * stt - st * st
+        if np.any(den <= 0):
+            return None
+        return np.where(cut > 0, np.nan, (n * ste - st * se) / den)
+
+    def velocity_windows(self, m: float):
+        """The velocity in the four windows around m, each axis from the same edges in all four."""
+        w = WINDOW_S
+        rates = [self._edge_rates(lo, lo + w) for lo in (m - 2 * w, m - w, m, m + w)]
+        if any(r is None for r in rates):
+            return None
+        r = np.array(rates)                         # (window, edge)
+        out = np.zeros((4, 2))
+        for axis, edges in ((0, [0, 2]), (1, [1, 3])):
+            good = [k for k in edges if not np.isnan(r[:, k]).any()]
+            if not good:
+                return None
+            out[:, axis] = r[:, good].mean(axis=1)
+        return out
+
+    def pace_step(self, m: float):
+        """The vehicle's pace factor across moment m, less its own trend (None: not
+        moving there, or not seen long enough on both sides)."""
+        vs = self.velocity_windows(m)
+        if vs is None:
+            return None
+        before = float(np.hypot(*vs[1]))
+        if before < MOVING_SHARE * self.cruise or before <= 0:
+            return None
+        pace = [float(v @ vs[1]) / before for v in vs]     # along its motion: a reversal is negative
+        # only the part of the step beyond any rise just before or just after it: a vehicle
+        # gathering speed rises on both sides, a box that swallows a neighbour jumps on one
+        rise = max(0.0, pace[1] - pace[0], pace[3] - pace[2])
+        return 1.0 + (pace[2] - pace[1] - rise) / before
+
+
+def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=()) -> list:
+    paths = [_Path.of(tr, width, height) for tr in tracks if len(tr.observations) >= 2 * MIN_OBS]
+    best = None
+    for _, moment, stepped in _candidates(paths, clip, leap_times):
+        if min(moment - clip[0], clip[1] - moment) < MIN_AROUND_S:
+            continue
+        factors = list(stepped.values())
+        # the traffic's K from the other vehicles: the ones that stepped are the first
+        # witness, K must be a second one
+        others = [tr for tr in tracks if tr.track_id not in stepped]
+        k1, k2 = (_k(others, width, height, lo, hi) for lo, hi in ((moment - AROUND_S, moment),
+                                                                    (moment, moment + AROUND_S)))
+        if not (k1.ok and k2.ok):
+            continue
+        ratio = k2.speedup / k1.speedup
+        if ratio < KEEPS or (best is not None and ratio <= best[0]):
+            continue
+        # ...and it lasts: a queue moving off after standing raises K over a few seconds,
+        # but the whole rest of the clip is no faster than the whole part before
+        g1, g2 = (_k(others, width, height, lo, hi) for lo, hi in ((-math.inf, moment), (moment, math.inf)))
+        if g1.ok and g2.ok and g2.speedup >= KEEPS * g1.speedup:
+            best = (ratio, moment, factors, k1, k2)
+    if best is None:
         return []
-    both = [tr for tr in tracks if _seen_on_both_sides(tr, moment)]
-    same = len(both) >= MIN_BOTH
-    k1, k2 = (_k(both if same else tracks, width, height, lo, hi, same)
-              for lo, hi in ((-math.inf, moment), (moment, math.inf)))
-    if not (k1.ok and k2.ok) or (k1.interval[1] >= k2.interval[0] and k2.interval[1] >= k1.interval[0]):
-        return []
-    ratio = k2.speedup / k1.speedup
-    # only a speed-up: vehicles can all brake at once (a signal, a queue), but none
-    # accelerates to 1.4x its pace within a frame, let alone all of them together
-    if ratio < 1.0 or not _abrupt(rows, moment, ratio):
-        return []
+    _, moment, factors, k1, k2 = best
+    factor = float(np.median(factors))
     return [Finding("speed_change", moment, float(clip[1]),
-                    f"from {moment:.2f} s the footage plays {ratio:.2f}x as fast as before: speed-up "
-                    f"K {k1.speedup:.2f} ({k1.interval[0]:.2f}-{k1.interval[1]:.2f}) before, "
-                    f"{k2.speedup:.2f} ({k2.interval[0]:.2f}-{k2.interval[1]:.2f}) after, intervals "
-                    f"apart (frames dropped or the part sped up)",
-                    confidence=min(1.0, 0.5 + abs(math.log(ratio)) / 2))]
+                    f"from {moment:.2f} s the footage plays about {factor:.2f}x as fast as before: "
+                    f"{len(factors)} vehicle(s) on screen then step up {factor:.2f}x at once, each against "
+                    f"its own pace just before, and the traffic of the next {AROUND_S:.0f} s moves faster "
+                    f"than that of the {AROUND_S:.0f} s before: speed-up K {k1.speedup:.2f} "
+                    f"({k1.interval[0]:.2f}-{k1.interval[1]:.2f}) before, {k2.speedup:.2f} "
+                    f"({k2.interval[0]:.2f}-{k2.interval[1]:.2f}) after (frames dropped or the part sped up)",
+                    confidence=min(1.0, 0.4 + 0.2 * len(factors) + abs(math.log(factor)) / 4))]
 
 
-def _abrupt(rows: list, moment: float, ratio: float) -> bool:
-    """Dropped frames change every vehicle's pace from one frame to the next; traffic
-    slowing into a queue or pulling away takes seconds. So the vehicles on screen
-    right at the moment must change pace there, the same way and by a good part of
-    the ratio."""
-    by = {}
-    for tid, t, v in rows:
-        if abs(t - moment) <= ABRUPT_S:
-            by.setdefault(tid, ([], []))[t >= moment].append(v)
-    local = [float(np.median(a) - np.median(b)) for b, a in by.values()
-             if len(b) >= MIN_SIDE and len(a) >= MIN_SIDE]
-    return bool(local) and float(np.median(local)) * math.log(ratio) > 0 and \
-        abs(float(np.median(local))) >= ABRUPT_SHARE * abs(math.log(ratio))
+def _candidates(paths: list, clip: tuple, leap_times) -> list:
+    """(score, moment, {track id: factor}) for the best moment of each run of moments
+    where every vehicle across steps up by about the same factor."""
+    dt = _frame_s(paths)
+    out, run = [], None
+    for m in np.arange(clip[0] + EDGE_S, clip[1] - EDGE_S, dt):
+        across = {p.track_id: f for p, f in ((p, p.pace_step(float(m))) for p in paths) if f is not None}
+        factors = list(across.values())
+        ok = (bool(factors) and min(factors) >= MIN_FACTOR and max(factors) <= AGREE * min(factors)
+              and not any(abs(m - lt) < EDGE_S for lt in leap_times))
+        if ok:
+            here = ((min(len(factors), 2), min(factors)), float(m), across)
+            run = here if run is None or here[0] > run[0] else run
+        elif run is not None:
+            out.append(run)
+            run = None
+    return out + ([run] if run is not None else [])
 
 
-def _seen_on_both_sides(tr, moment: float) -> bool:
-    n_before = sum(o.time_s < moment for o in tr.observations)
-    return n_before >= MIN_OBS_SIDE and len(tr.observations) - n_before >= MIN_OBS_SIDE
+def _frame_s(paths: list) -> float:
+    steps = np.concatenate([np.diff(p.t) for p in paths]) if paths else np.array([])
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if len(steps) else 0.1
 
 
-def _speeds(tracks) -> list:
-    """(track id, time, log of speed / the track's median speed) for every moving window."""
-    rows = []
-    for tr in tracks:
-        obs = tr.observations
-        out = []
-        for a, b in zip(obs[:-WINDOW_OBS], obs[WINDOW_OBS:]):
-            dt = b.time_s - a.time_s
-            d = math.dist(_centre(a.box), _centre(b.box))
-            if dt > 0 and d > 0:
-                out.append(((a.time_s + b.time_s) / 2, d / dt))
-        if len(out) < 2 * MIN_SIDE:
-            continue
-        # a vehicle braking, queueing or pulling away is not the clip changing pace: only
-        # windows near its cruising speed count (the speed-up estimator does the same)
-        cruise = float(np.percentile([v for _, v in out], 90))
-        out = [(t, v) for t, v in out if v >= MOVING_SHARE * cruise]
-        med = float(np.median([v for _, v in out]))
-        rows += [(tr.track_id, t, math.log(v / med)) for t, v in out]
-    return rows
-
-
-def _centre(box) -> tuple:
-    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-
-
-def _change_point(rows: list, clip: tuple):
-    """The moment that best splits the vehicles' normalised speeds into a slower level
-    and a faster one after it (only speed-ups: see find_speed_change)."""
-    t = np.array([r[1] for r in rows])
-    v = np.array([r[2] for r in rows])
-    best, best_cost = None, float(np.sum((v - v.mean()) ** 2))
-    for moment in np.arange(clip[0] + MIN_PART_S, clip[1] - MIN_PART_S, STEP_S):
-        lo, hi = v[t < moment], v[t >= moment]
-        if len(lo) < MIN_SIDE or len(hi) < MIN_SIDE or hi.mean() <= lo.mean():
-            continue
-        cost = float(np.sum((lo - lo.mean()) ** 2) + np.sum((hi - hi.mean()) ** 2))
-        if cost < best_cost:
-            best, best_cost = float(moment), cost
-    return best
-
-
-def _k(tracks, width: int, height: int, lo: float, hi: float, same: bool):
-    """The speed-up estimator's K (an Estimate) for the part [lo, hi). `same`: the
-    tracks are the vehicles seen in both parts, so each one's length and real speed
-    are the same in both and only the measurement spread (SAME_VEHICLE_SD) is left;
-    otherwise the usual individual spread, without the road's and fleet's shared one."""
+def _k(tracks, width: int, height: int, lo: float, hi: float):
+    """The speed-up estimator's K (an Estimate) for the part [lo, hi), without the
+    road's and fleet's shared uncertainty (both parts share the road and traffic)."""
     import dataclasses
 
     from ..retime import KinematicPrior, estimate_kinematics
     parts = [dataclasses.replace(tr, observations=tuple(o for o in tr.observations if lo <= o.time_s < hi))
              for tr in tracks]
     parts = [p for p in parts if p.observations]
-    base = KinematicPrior()
-    if same:
-        prior = KinematicPrior(speed_log_sd=0.0, speed_indiv_log_sd=0.0, generic_fleet_log_sd=0.0,
-                               lengths_m={k: (m, SAME_VEHICLE_SD) for k, (m, _) in base.lengths_m.items()},
-                               generic_length=(base.generic_length[0], SAME_VEHICLE_SD))
-    else:
-        prior = KinematicPrior(speed_log_sd=0.0, generic_fleet_log_sd=0.0)
-    return estimate_kinematics(parts, width, height, prior=prior)
+    return estimate_kinematics(parts, width, height, prior=KinematicPrior(speed_log_sd=0.0, generic_fleet_log_sd=0.0))
