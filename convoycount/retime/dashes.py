@@ -73,10 +73,13 @@ class DashSettings:
     tophat_frac: float = 1 / 50       # top-hat kernel / frame width: marks narrower stand out
     min_contrast: float = 25.0        # grey levels above the surrounding road
     min_area_px: int = 3
+    max_clutter: float = 0.12         # share of faintly bright pixels around a mark (foliage: more)
+    shape_min_px: int = 12            # marks this big must look like a steep dash...
+    min_elongation: float = 1.8       # ...long / wide (sd ratio) at least this
     max_marks: int = 200              # brightest-area components kept for the line search
-    line_tol_px: float = 1.5          # a mark centre this close to a line is on it
+    line_tol_frac: float = 1 / 400    # a mark centre this close to a line (x frame width) is on it
     min_dashes: int = 4
-    max_lines: int = 6
+    max_lines: int = 10
     min_steep_deg: float = 15.0       # flatter lines (side-on roads) are not measured
     max_misfit: float = 0.15          # RMS of 1/(y-y_h) about its fit, in dash steps
     duty_tol: float = 0.08            # measured vs legal mark share
@@ -135,21 +138,54 @@ def median_gray(images: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def find_marks(gray: np.ndarray, s: DashSettings = DashSettings()) -> np.ndarray:
-    """Bright narrow marks: rows of (cx, cy, top row, bottom row, area)."""
+    """Bright narrow marks on a smooth surface: rows of (cx, cy, top row, bottom row, area)."""
     import cv2
     k = max(7, int(round(gray.shape[1] * s.tophat_frac)) | 1)
     th = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    n, _, stats, cent = cv2.connectedComponentsWithStats((th > s.min_contrast).astype(np.uint8), 8)
+    bright = th > s.min_contrast
+    n, lab, stats, cent = cv2.connectedComponentsWithStats(bright.astype(np.uint8), 8)
     top, hgt, area = stats[1:, cv2.CC_STAT_TOP], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
     left, right = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_LEFT] + stats[1:, cv2.CC_STAT_WIDTH]
     marks = np.column_stack((cent[1:], top, top + hgt - 1, area)).astype(np.float64)
     # a mark cut by the frame edge has its centre off the dash's
-    whole = (top > 0) & (top + hgt < gray.shape[0]) & (left > 0) & (right < gray.shape[1])
-    marks = marks[(marks[:, 4] >= s.min_area_px) & whole]
+    keep = (top > 0) & (top + hgt < gray.shape[0]) & (left > 0) & (right < gray.shape[1])
+    keep &= (area >= s.min_area_px) & _on_smooth_ground(th, bright, marks, k, s) & _steep_shape(lab, n, s)
+    marks = marks[keep]
     return marks[np.argsort(-marks[:, 4])][: s.max_marks]
 
 
-def _best_line(pts: np.ndarray, s: DashSettings) -> Optional[np.ndarray]:
+def _on_smooth_ground(th: np.ndarray, bright: np.ndarray, marks: np.ndarray, k: int,
+                      s: DashSettings) -> np.ndarray:
+    """Per mark: is the ground around it plain (road surface, not foliage or clutter)?
+    The share of faintly bright pixels in a 3k window, less the mark's own."""
+    import cv2
+    faint = cv2.boxFilter((th > s.min_contrast / 2).astype(np.float32), -1, (3 * k, 3 * k))
+    x = np.clip(np.round(marks[:, 0]).astype(int), 0, th.shape[1] - 1)
+    y = np.clip(np.round(marks[:, 1]).astype(int), 0, th.shape[0] - 1)
+    return faint[y, x] - 2 * marks[:, 4] / (9 * k * k) < s.max_clutter
+
+
+def _steep_shape(lab: np.ndarray, n: int, s: DashSettings) -> np.ndarray:
+    """Per component (label 1..n-1): not clearly a flat or round blob. A dash of a lane
+    line heading away is elongated along a steep image direction; marks too small to
+    have a shape pass."""
+    ys, xs = np.nonzero(lab)
+    lb = lab[ys, xs]
+    cnt = np.bincount(lb, minlength=n).astype(np.float64)[1:]
+    mom = [np.bincount(lb, weights=w, minlength=n)[1:] / np.maximum(cnt, 1)
+           for w in (xs, ys, xs * xs, ys * ys, xs * ys)]
+    sxx = mom[2] - mom[0] ** 2
+    syy = mom[3] - mom[1] ** 2
+    sxy = mom[4] - mom[0] * mom[1]
+    half = np.sqrt(((sxx - syy) / 2) ** 2 + sxy ** 2)
+    big, small = (sxx + syy) / 2 + half, (sxx + syy) / 2 - half
+    steep = np.degrees(np.abs(np.arctan2(2 * sxy, sxx - syy) / 2))   # major axis from horizontal
+    shaped = cnt >= s.shape_min_px
+    return ~shaped | ((big >= s.min_elongation ** 2 * np.maximum(small, 1 / 12))
+                      & (steep >= s.min_steep_deg))
+
+
+def _best_line(pts: np.ndarray, tol: float, s: DashSettings) -> Optional[np.ndarray]:
     """Indices of the mark centres on the steep line through the most of them."""
     i, j = np.triu_indices(len(pts), 1)
     d = pts[j] - pts[i]
@@ -163,10 +199,10 @@ def _best_line(pts: np.ndarray, s: DashSettings) -> Optional[np.ndarray]:
     for a in range(0, len(i), 4000):      # in chunks: pairs x marks distances at once
         dist = np.abs((pts[None, :, 0] - pts[i[a:a + 4000], None, 0]) * nrm[a:a + 4000, None, 0]
                       + (pts[None, :, 1] - pts[i[a:a + 4000], None, 1]) * nrm[a:a + 4000, None, 1])
-        counts = (dist < s.line_tol_px).sum(axis=1)
+        counts = (dist < tol).sum(axis=1)
         k = int(np.argmax(counts))
         if counts[k] > best_n:
-            best_n, best = int(counts[k]), np.flatnonzero(dist[k] < s.line_tol_px)
+            best_n, best = int(counts[k]), np.flatnonzero(dist[k] < tol)
     return best
 
 
@@ -193,11 +229,12 @@ def _fit_line(marks: np.ndarray) -> tuple:
     return tuple(mean), tuple(d)
 
 
-def dash_lines(marks: np.ndarray, s: DashSettings = DashSettings()) -> list:
+def dash_lines(marks: np.ndarray, width: int, s: DashSettings = DashSettings()) -> list:
     """Groups of marks on steep straight lines: [(point, direction, marks near to far)]."""
     left, out = marks, []
+    tol = max(1.5, width * s.line_tol_frac)
     while len(left) >= s.min_dashes and len(out) < s.max_lines:
-        idx = _best_line(left[:, :2], s)
+        idx = _best_line(left[:, :2], tol, s)
         if idx is None or len(idx) < s.min_dashes:
             break
         group = _merge_broken(left[idx])
@@ -256,6 +293,16 @@ def _horizon(lines: list, given: Optional[float]) -> tuple:
     return own, "the dash spacing of one line"
 
 
+def _single_dashes(g: np.ndarray) -> np.ndarray:
+    """The marks (near to far) that are one dash each: far away, where dashes are a few
+    pixels apart, blur merges runs of them into one long mark, taller than the
+    spacing to its neighbour."""
+    gap = np.abs(np.diff(g[:, 1]))
+    near_gap = np.concatenate((gap, [np.inf]))
+    far_gap = np.concatenate(([np.inf], gap))
+    return g[(g[:, 3] - g[:, 2]) < np.minimum(near_gap, far_gap)]
+
+
 def _duty(marks: np.ndarray, y_h: float, m: float, s: DashSettings) -> Optional[float]:
     """Median mark share of the period, from marks tall enough not to be all blur."""
     tall = marks[(marks[:, 3] - marks[:, 2] + 1 >= s.duty_min_px) & (marks[:, 2] > y_h)]
@@ -264,7 +311,8 @@ def _duty(marks: np.ndarray, y_h: float, m: float, s: DashSettings) -> Optional[
     # between the centres of the end pixels: the blurred ends add about a pixel, the
     # pixels' own extent would add another
     share = (1 / (tall[:, 2] - y_h) - 1 / (tall[:, 3] - y_h)) / m
-    return float(np.median(share))
+    share = share[share < 1]          # a mark longer than the period is not one dash
+    return float(np.median(share)) if len(share) else None
 
 
 def _lane_scale(lines: list, s: DashSettings) -> Optional[tuple]:
@@ -300,13 +348,15 @@ def _measured_lines(lines: list, y_h: float, s: DashSettings) -> tuple:
     """(DashLine list, why none): the lines whose dashes are evenly spaced on the ground."""
     out, whys = [], []
     for point, direction, g in lines:
-        r = _steps(g[:, 1], y_h)
+        g = _single_dashes(g)
+        r = _steps(g[:, 1], y_h) if len(g) >= s.min_dashes else None
         if r is None:
             whys.append("dashes not below the horizon")
         elif r[1] > s.max_misfit:
             whys.append(f"spacing misfit {r[1]:.2f} steps (> {s.max_misfit})")
         else:
             out.append(DashLine(point, direction, tuple(g[:, 1]), r[0], r[1], _duty(g, y_h, r[0], s)))
+    # (a line with "dashes not below the horizon" is clutter that crosses it)
     return out, "; ".join(whys)
 
 
@@ -338,7 +388,7 @@ def read_dashes(images: Sequence[np.ndarray], *, horizon_y: Optional[float] = No
     the scale when there is no second line for a lane width."""
     s = settings
     gray = median_gray(images)
-    lines = dash_lines(find_marks(gray, s), s)
+    lines = dash_lines(find_marks(gray, s), gray.shape[1], s)
     if not lines:
         return DashReading(None, why=f"no dashed line (>= {s.min_dashes} marks in a row) found")
     y_h, how = _horizon(lines, horizon_y)
