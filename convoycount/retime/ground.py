@@ -105,6 +105,9 @@ class GroundSettings:
     min_horizon_rows: float = 0.15    # ...spanning this share of the frame height
     row_fit_share: float = 0.5        # a horizon from box bottoms must fit 1 / (y - y_h) at
                                       # least this much better than y itself fits a line
+    dash_focal_px: tuple = ()         # (wide, telephoto) measured from lane dashes
+                                      # (retime/dashes.py); empty: the assumed lens range
+    dash_horizon_y: Optional[float] = None   # where those dashed lines meet
 
 
 @dataclass(frozen=True)
@@ -286,11 +289,18 @@ def fit_horizon(tracks, width: int, height: int, s: GroundSettings = GroundSetti
     boxes (motion blobs, loose COCO boxes) move that horizon up by pad / a."""
     f = s.focal_per_width * width
     lens = tuple(width / 2 / math.tan(math.radians(a) / 2) for a in sorted(s.fov_range_deg, reverse=True))
+    dashes = ""
+    if s.dash_focal_px:       # measured beats assumed: the middle of the range, and the range
+        f, lens = math.sqrt(s.dash_focal_px[0] * s.dash_focal_px[1]), tuple(s.dash_focal_px)
+        dashes = "; focal length from lane dashes"
     rows = [h for h in (_row_horizon(t, height, s) for t in tracks) if h is not None]
     if len(rows) >= s.min_horizon_vehicles:
         return Camera(horizon_y=float(np.median(rows)), focal_px=f, centre_y=height / 2,
-                      how=f"box bottoms of {len(rows)} vehicles driving toward or away",
+                      how=f"box bottoms of {len(rows)} vehicles driving toward or away" + dashes,
                       focal_range_px=lens)
+    if s.dash_horizon_y is not None and dashes:
+        return Camera(horizon_y=s.dash_horizon_y, focal_px=f, centre_y=height / 2,
+                      how="where the dashed lane lines meet" + dashes, focal_range_px=lens)
     why = (f"{len(rows)} vehicles change depth steadily enough to place it "
            f"(< {s.min_horizon_vehicles})")
     return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}",
