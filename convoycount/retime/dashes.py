@@ -24,8 +24,8 @@ lines meet (or from the caller's horizon, or the dashes of one line alone).
 
 P is not known, only the set of legal periods (`STANDARDS`): each gives one focal
 length. A period is kept when its mark share (mark / period) matches the measured one
-and its focal length is a lens traffic is filmed with (3-80 deg across, see
-ground.LENS notes); the reading is the range over the kept periods.
+and its focal length is a lens traffic is filmed with (3-80 deg across, see the
+focal-length notes in ground.py); the reading is the range over the kept periods.
 
 Limits: the road is taken to head along the view (a yaw phi makes the estimate
 f / cos^2 phi), flat and straight where the dashes are; dashes must be visible in
@@ -98,8 +98,6 @@ class DashLine:
     misfit: float                # RMS about the fit, in steps
     duty: Optional[float]        # measured mark share of the period
 
-    def x_at(self, y: float) -> float:
-        return self.point[0] + (y - self.point[1]) * self.direction[0] / self.direction[1]
 
 
 @dataclass(frozen=True)
@@ -149,13 +147,12 @@ def find_marks(gray: np.ndarray, s: DashSettings = DashSettings()) -> np.ndarray
     marks = np.column_stack((cent[1:], top, top + hgt - 1, area)).astype(np.float64)
     # a mark cut by the frame edge has its centre off the dash's
     keep = (top > 0) & (top + hgt < gray.shape[0]) & (left > 0) & (right < gray.shape[1])
-    keep &= (area >= s.min_area_px) & _on_smooth_ground(th, bright, marks, k, s) & _steep_shape(lab, n, s)
+    keep &= (area >= s.min_area_px) & _on_smooth_ground(th, marks, k, s) & _steep_shape(lab, n, s)
     marks = marks[keep]
     return marks[np.argsort(-marks[:, 4])][: s.max_marks]
 
 
-def _on_smooth_ground(th: np.ndarray, bright: np.ndarray, marks: np.ndarray, k: int,
-                      s: DashSettings) -> np.ndarray:
+def _on_smooth_ground(th: np.ndarray, marks: np.ndarray, k: int, s: DashSettings) -> np.ndarray:
     """Per mark: is the ground around it plain (road surface, not foliage or clutter)?
     The share of faintly bright pixels in a 3k window, less the mark's own."""
     import cv2
@@ -321,7 +318,7 @@ def _lane_scale(lines: list, s: DashSettings) -> Optional[tuple]:
     if len(lines) < 2:
         return None
     y = float(np.median(np.concatenate([g[:, 1] for *_, g in lines])))
-    order = sorted(lines, key=lambda ln: DashLine(ln[0], ln[1], (), 0, 0, None).x_at(y))
+    order = sorted(lines, key=lambda ln: ln[0][0] + (y - ln[0][1]) * ln[1][0] / ln[1][1])
     rates = [abs(a[1][0] / a[1][1] - b[1][0] / b[1][1]) for a, b in zip(order, order[1:])]
     rate = min(rates)
     return rate / s.lane_width_m[1], rate / s.lane_width_m[0]
@@ -415,9 +412,8 @@ def sample_images(path, count: int) -> list:
     """`count` frames spread evenly over the clip (BGR)."""
     from ..video import frames, probe
     info = probe(path)
-    span = info.duration_s or 0.0
     out = []
-    for t in np.linspace(0, span * 0.95, count):
+    for t in info.start_time_s + np.linspace(0, (info.duration_s or 0.0) * 0.95, count):
         with frames(path, start_s=float(t)) as reader:
             fr = next(iter(reader), None)
         if fr is not None:
