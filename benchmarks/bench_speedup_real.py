@@ -255,7 +255,8 @@ def _dash_ground(c):
     from convoycount.retime.ground import GroundSettings
     from convoycount.retime.speed import estimate_ground
     r = dash_reading(c.clip)
-    g = (GroundSettings(dash_focal_px=r.focal_range_px, dash_horizon_y=r.horizon_y)
+    g = (GroundSettings(dash_focal_px=r.focal_range_px, dash_focal_point_px=r.focal_px,
+                        dash_horizon_y=r.horizon_y)
          if r.focal_range_px else GroundSettings())
     return estimate_ground(c.tracks(), c.width, c.height, pedestrians=pedestrians(c), ground=g)
 

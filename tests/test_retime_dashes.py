@@ -30,12 +30,13 @@ def test_us_dashes_give_the_true_focal_length(tmp_path, hfov):
     assert r.focal_range_px is not None, r.why
     # the legal US period gives the lens within a few per cent...
     assert r.candidates[US.name] == pytest.approx(f_true, rel=0.05)
-    # ...and the reported range (all periods the marks allow) holds it
+    # ...its mark share matches, and the range (every legal period) holds it
     assert US.period_m in r.periods_m
     assert r.focal_range_px[0] <= f_true <= r.focal_range_px[1]
+    assert r.focal_range_px[0] <= r.focal_px <= r.focal_range_px[1]
     assert r.lines == 2 and r.dashes >= 8
     # far narrower than the assumed 3-80 deg span (a factor ~30 in focal length)
-    assert r.focal_range_px[1] / r.focal_range_px[0] < 2.5
+    assert r.focal_range_px[1] / r.focal_range_px[0] < 3.5
 
 
 def test_long_marks_rule_out_short_mark_standards(tmp_path):
@@ -44,6 +45,17 @@ def test_long_marks_rule_out_short_mark_standards(tmp_path):
     assert r.duty == pytest.approx(DE.mark_m / DE.period_m, abs=0.08)
     assert DE.period_m in r.periods_m and US.period_m not in r.periods_m
     assert r.candidates[DE.name] == pytest.approx(f_true, rel=0.05)
+
+
+def test_a_road_at_a_yaw_is_corrected_from_its_vanishing_point(tmp_path):
+    f_true = 320 / math.tan(math.radians(40) / 2)
+    cfg = PerspectiveConfig(hfov_deg=40, tilt_deg=math.degrees(math.atan(108 / f_true)),
+                            heading_deg=165, lane_x_m=6.0, dash_period_m=US.period_m,
+                            dash_mark_m=US.mark_m, duration_s=1.0, fps=10)
+    generate_perspective(tmp_path / "yaw.mp4", cfg)
+    r = read_dashes(sample_images(tmp_path / "yaw.mp4", 5))
+    # uncorrected, a 15 deg yaw reads f / cos^2 15 = +7 %
+    assert r.candidates[US.name] == pytest.approx(f_true, rel=0.04)
 
 
 def test_no_dashes_is_unknown_with_the_reason(tmp_path):

@@ -23,13 +23,14 @@ in Germany) or from vehicle widths at known rows; the horizon from where the lan
 lines meet (or from the caller's horizon, or the dashes of one line alone).
 
 P is not known, only the set of legal periods (`STANDARDS`): each gives one focal
-length. A period is kept when its mark share (mark / period) matches the measured one
-and its focal length is a lens traffic is filmed with (3-80 deg across, see the
-focal-length notes in ground.py); the reading is the range over the kept periods.
+length. The range spans the periods whose focal length is a lens traffic is filmed
+with (2-80 deg across, see the focal-length notes in ground.py); the point is the
+middle of those whose mark share (mark / period) also matches the measured one.
 
-Limits: the road is taken to head along the view (a yaw phi makes the estimate
-f / cos^2 phi), flat and straight where the dashes are; dashes must be visible in
-the median of a few frames (light traffic), which many clips do not have: then the
+Limits: a road at a yaw to the view is corrected from where its lines meet
+(`focal_for`), but it must be flat and straight where the dashes are (a curving road
+gives no straight row of dashes); dashes must be visible in the median of a few
+frames (light traffic), which many clips do not have: then the
 reading is unknown with the reason, never a guess.
 """
 from __future__ import annotations
@@ -56,7 +57,8 @@ class DashStandard:
 # over 40 mph, TSRGD 2016 Sch. 9 diagram 1005 (2 m mark, 7 m gap); US MUTCD 2009
 # section 3A.06 (10 ft segments, 30 ft gaps); Germany RMS (Richtlinien fuer die
 # Markierung von Strassen) Leitlinie: Autobahn 6 m + 12 m, other roads 3 m + 6 m,
-# built-up areas 3 m + 3 m; France IISR part 7 (article 115), modulation T1: 3 m + 10 m.
+# built-up areas 3 m + 3 m; France IISR part 7 (article 115), modulation T1: 3 m + 10 m;
+# China GB 5768.3-2009 lane dividing lines: expressways 6 m + 9 m, other roads 2 m + 4 m.
 STANDARDS = (
     DashStandard("UK lane line 2+7 m", 2.0, 7.0),
     DashStandard("US 10+30 ft", 3.05, 9.15),
@@ -64,6 +66,8 @@ STANDARDS = (
     DashStandard("Germany Autobahn 6+12 m", 6.0, 12.0),
     DashStandard("rural 3+6 m", 3.0, 6.0),
     DashStandard("urban 3+3 m", 3.0, 3.0),
+    DashStandard("China expressway 6+9 m", 6.0, 9.0),
+    DashStandard("China other roads 2+4 m", 2.0, 4.0),
 )
 
 
@@ -85,7 +89,8 @@ class DashSettings:
     duty_tol: float = 0.08            # measured vs legal mark share
     duty_min_px: float = 6.0          # marks shorter than this blur too much to measure
     lane_width_m: tuple = (3.5, 3.75)
-    fov_range_deg: tuple = (3.0, 80.0)
+    fov_range_deg: tuple = (2.0, 80.0)   # ground.py's lens range, down to the 2 deg of a
+                                         # broadcast zoom at full telephoto
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,9 @@ class DashLine:
 @dataclass(frozen=True)
 class DashReading:
     """What the dashes say about the focal length (None range: unknown, see `why`)."""
-    focal_range_px: Optional[tuple]
-    periods_m: tuple = ()             # legal periods consistent with the rest
+    focal_range_px: Optional[tuple]   # (wide, telephoto) over every legal period
+    focal_px: Optional[float] = None  # the middle of those whose mark share matches
+    periods_m: tuple = ()             # legal periods whose mark share matches
     dashes: int = 0
     lines: int = 0
     horizon_y: Optional[float] = None
@@ -121,6 +127,7 @@ class DashReading:
     def to_dict(self) -> dict:
         r = self.focal_range_px
         return {"focal_px_range": None if r is None else [round(f, 1) for f in r],
+                "focal_px": None if self.focal_px is None else round(self.focal_px, 1),
                 "periods_m": [round(p, 2) for p in self.periods_m], "dashes": self.dashes,
                 "lines": self.lines, "mark_share": None if self.duty is None else round(self.duty, 3),
                 "horizon_y_px": None if self.horizon_y is None else round(self.horizon_y, 1),
@@ -278,16 +285,22 @@ def _own_horizon(rows: np.ndarray) -> Optional[float]:
     return None if best is None else best[0]
 
 
+def _x_at(line: tuple, y: float) -> float:
+    return line[0][0] + (y - line[0][1]) * line[1][0] / line[1][1]
+
+
 def _horizon(lines: list, given: Optional[float]) -> tuple:
-    """(row, how): where the dashed lines meet; else the caller's; else one line's own."""
-    rows = [r for i, a in enumerate(lines) for b in lines[i + 1:]
+    """(row, vanishing point column, how): where the dashed lines meet; else the
+    caller's horizon; else one line's own (the column: where the first line reaches it)."""
+    meet = [(r, _x_at(a, r)) for i, a in enumerate(lines) for b in lines[i + 1:]
             for r in [_meeting_row(a, b)] if r is not None and r < min(a[2][:, 1].min(), b[2][:, 1].min())]
-    if rows:
-        return float(np.median(rows)), f"where {len(lines)} dashed lines meet"
-    if given is not None:
-        return given, "the camera model's horizon"
-    own = _own_horizon(lines[0][2][:, 1])
-    return own, "the dash spacing of one line"
+    if meet:
+        y_h, x_v = np.median(np.array(meet), axis=0)
+        return float(y_h), float(x_v), f"where {len(lines)} dashed lines meet"
+    y_h, how = given, "the camera model's horizon"
+    if y_h is None:
+        y_h, how = _own_horizon(lines[0][2][:, 1]), "the dash spacing of one line"
+    return y_h, (None if y_h is None else _x_at(lines[0], y_h)), how
 
 
 def _single_dashes(g: np.ndarray) -> np.ndarray:
@@ -318,7 +331,7 @@ def _lane_scale(lines: list, s: DashSettings) -> Optional[tuple]:
     if len(lines) < 2:
         return None
     y = float(np.median(np.concatenate([g[:, 1] for *_, g in lines])))
-    order = sorted(lines, key=lambda ln: ln[0][0] + (y - ln[0][1]) * ln[1][0] / ln[1][1])
+    order = sorted(lines, key=lambda ln: _x_at(ln, y))
     rates = [abs(a[1][0] / a[1][1] - b[1][0] / b[1][1]) for a, b in zip(order, order[1:])]
     rate = min(rates)
     return rate / s.lane_width_m[1], rate / s.lane_width_m[0]
@@ -333,12 +346,23 @@ def _vehicle_scale(samples: Sequence, y_h: float) -> Optional[tuple]:
     return float(np.percentile(k, 25)), float(np.percentile(k, 75))
 
 
-def focal_for(period_m: float, k: float, m: float, y_h: float, cy: float) -> Optional[float]:
-    """f = P k cos t / m with cos t = f / sqrt(f^2 + (c_y - y_h)^2), that is
-    sqrt(f^2 + (c_y - y_h)^2) = P k / m; None when no tilt fits (P k / m <= |c_y - y_h|)."""
+def focal_for(period_m: float, k: float, m: float, y_h: float, cy: float,
+              dx_vp: float = 0.0, lane: bool = True) -> Optional[float]:
+    """f from a = P k / m = sqrt(f^2 + (c_y - y_h)^2) (f = P k cos t / m, with
+    cos t = f / sqrt(f^2 + (c_y - y_h)^2)) for a road along the view. A road at yaw phi
+    (its vanishing point dx_vp px from the centre column, tan phi = dx_vp / sqrt(f^2 +
+    (c_y - y_h)^2)) steps cos phi less in depth per dash, and its lane width reads
+    1 / cos phi wider across: a = sqrt(...) / cos^2 phi with a lane-width k
+    (sin 2 phi = 2 dx_vp / a), / cos phi with vehicle widths (sin phi = dx_vp / a).
+    None when no camera fits."""
     a = period_m * k / m
     d = cy - y_h
-    return math.sqrt(a * a - d * d) if a > abs(d) else None
+    ratio = (2 if lane else 1) * abs(dx_vp) / a
+    if ratio >= 1:
+        return None
+    phi = math.asin(ratio) / (2 if lane else 1)
+    r = a * math.cos(phi) ** (2 if lane else 1)
+    return math.sqrt(r * r - d * d) if r > abs(d) else None
 
 
 def _measured_lines(lines: list, y_h: float, s: DashSettings) -> tuple:
@@ -357,24 +381,31 @@ def _measured_lines(lines: list, y_h: float, s: DashSettings) -> tuple:
     return out, "; ".join(whys)
 
 
-def _judge(m: float, k: tuple, duty: Optional[float], y_h: float, shape: tuple,
+def _judge(m: float, k: tuple, duty: Optional[float], vp: tuple, shape: tuple, lane: bool,
            s: DashSettings) -> tuple:
-    """(focal range or None, kept periods, candidates {name: focal px})."""
+    """(focal range or None, point, periods of the mark share, candidates {name: f px}).
+    The range spans every legal period that gives a lens of `fov_range_deg`; the point
+    is the middle of those whose mark share matches too (of all when none does): the
+    measured share reads a few hundredths high from blur and cannot be trusted to
+    bound the interval."""
     h, w = shape
     lens = [w / 2 / math.tan(math.radians(a) / 2) for a in sorted(s.fov_range_deg, reverse=True)]
-    lo, hi, kept, cand = math.inf, 0.0, [], {}
+    every, shared, cand = [], [], {}
     for st in STANDARDS:
-        fs = [focal_for(st.period_m, kk, m, y_h, h / 2) for kk in k]
+        fs = [focal_for(st.period_m, kk, m, vp[0], h / 2, vp[1] - w / 2, lane) for kk in k]
         if None in fs:
             continue
         cand[st.name] = float(np.mean(fs))
-        if duty is not None and abs(duty - st.mark_m / st.period_m) > s.duty_tol:
-            continue
         if not lens[0] <= cand[st.name] <= lens[1]:
             continue
-        kept.append(st.period_m)
-        lo, hi = min(lo, *fs), max(hi, *fs)
-    return ((lo, hi) if kept else None), tuple(sorted(set(kept))), cand
+        every += fs
+        if duty is None or abs(duty - st.mark_m / st.period_m) <= s.duty_tol:
+            shared.append((st.period_m, fs))
+    if not every:
+        return None, None, (), cand
+    pf = [f for _, fs in shared for f in fs] or every
+    return ((min(every), max(every)), math.sqrt(min(pf) * max(pf)),
+            tuple(sorted({p for p, _ in shared})), cand)
 
 
 def read_dashes(images: Sequence[np.ndarray], *, horizon_y: Optional[float] = None,
@@ -388,13 +419,14 @@ def read_dashes(images: Sequence[np.ndarray], *, horizon_y: Optional[float] = No
     lines = dash_lines(find_marks(gray, s), gray.shape[1], s)
     if not lines:
         return DashReading(None, why=f"no dashed line (>= {s.min_dashes} marks in a row) found")
-    y_h, how = _horizon(lines, horizon_y)
+    y_h, x_v, how = _horizon(lines, horizon_y)
     if y_h is None:
         return DashReading(None, lines=len(lines), why="no horizon: the dashes do not place it")
     good, why = _measured_lines(lines, y_h, s)
     if not good:
         return DashReading(None, lines=len(lines), horizon_y=y_h, why=f"no evenly spaced dashes: {why}")
-    k = _lane_scale(lines, s) or _vehicle_scale(vehicle_scale, y_h)
+    k_lane = _lane_scale(lines, s)
+    k = k_lane or _vehicle_scale(vehicle_scale, y_h)
     n = sum(len(ln.rows) for ln in good)
     if k is None:
         return DashReading(None, dashes=n, lines=len(good), horizon_y=y_h,
@@ -402,10 +434,10 @@ def read_dashes(images: Sequence[np.ndarray], *, horizon_y: Optional[float] = No
     m = float(np.median([ln.step for ln in good]))
     duties = [ln.duty for ln in good if ln.duty is not None]
     duty = float(np.median(duties)) if duties else None
-    rng, kept, cand = _judge(m, k, duty, y_h, gray.shape, s)
-    why = f"horizon from {how}" if rng else "no legal dash period gives a lens of " \
-        f"{s.fov_range_deg[0]:g}-{s.fov_range_deg[1]:g} deg with mark share {duty}"
-    return DashReading(rng, kept, n, len(good), y_h, k, duty, why, cand)
+    rng, point, kept, cand = _judge(m, k, duty, (y_h, x_v), gray.shape, k_lane is not None, s)
+    why = (f"horizon from {how}" if rng else
+           f"no legal dash period gives a lens of {s.fov_range_deg[0]:g}-{s.fov_range_deg[1]:g} deg")
+    return DashReading(rng, point, kept, n, len(good), y_h, k, duty, why, cand)
 
 
 def sample_images(path, count: int) -> list:

@@ -107,6 +107,7 @@ class GroundSettings:
                                       # least this much better than y itself fits a line
     dash_focal_px: tuple = ()         # (wide, telephoto) measured from lane dashes
                                       # (retime/dashes.py); empty: the assumed lens range
+    dash_focal_point_px: Optional[float] = None   # their point (None: the range's middle)
     dash_horizon_y: Optional[float] = None   # where those dashed lines meet
 
 
@@ -291,7 +292,8 @@ def fit_horizon(tracks, width: int, height: int, s: GroundSettings = GroundSetti
     lens = tuple(width / 2 / math.tan(math.radians(a) / 2) for a in sorted(s.fov_range_deg, reverse=True))
     dashes = ""
     if s.dash_focal_px:       # measured beats assumed: the middle of the range, and the range
-        f, lens = math.sqrt(s.dash_focal_px[0] * s.dash_focal_px[1]), tuple(s.dash_focal_px)
+        f = s.dash_focal_point_px or math.sqrt(s.dash_focal_px[0] * s.dash_focal_px[1])
+        lens = tuple(s.dash_focal_px)
         dashes = "; focal length from lane dashes"
     rows = [h for h in (_row_horizon(t, height, s) for t in tracks) if h is not None]
     if len(rows) >= s.min_horizon_vehicles:
