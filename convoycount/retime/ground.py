@@ -23,7 +23,8 @@ how the box bottoms of vehicles driving toward or away move down the picture (at
 steady speed on a flat straight road 1 / (y - y_h) is linear in time), and an
 *assumed* focal length (a 40 deg field of view; the interval spans lenses of 3-80 deg:
 nothing in traffic boxes measures it, see the notes at `DEFAULT_DEPRESSION_DEG`; on
-telephoto highway footage this is the largest error). The box aspect
+telephoto highway footage this is the largest error) unless lane dashes measured it
+(retime/dashes.py, passed in as `GroundSettings.dash_focal_px`). The box aspect
 bh / bw would fix a too, but on real COCO boxes it hardly changes down the picture
 (highway_a: 0.82 near the horizon and near the bottom), so it is not used.
 Given a, psi fixes f (tan f = sin a / tan psi), and then
@@ -247,8 +248,9 @@ class Camera:
 # would put every camera within 2 deg of horizontal). On the two telephoto highway clips
 # lane dashes measured by hand (US 12.2 m, UK 9 m periods) put the view at ~20 deg
 # (highway_b) and ~2-4 deg (highway_uk) across, against the 40 assumed: measuring dash
-# periods is the way to f (not built). Without a horizon, a depression of 15 deg (CCTV
-# and overpass cameras look 5-40 deg down).
+# periods is the way to f: retime/dashes.py measures it, and `GroundSettings.dash_focal_px`
+# (with its point and horizon) replaces the assumed lens and span. Without a horizon, a
+# depression of 15 deg (CCTV and overpass cameras look 5-40 deg down).
 DEFAULT_DEPRESSION_DEG = 15.0
 DEPRESSION_RANGE_DEG = (5.0, 40.0)
 
