@@ -23,7 +23,8 @@ how the box bottoms of vehicles driving toward or away move down the picture (at
 steady speed on a flat straight road 1 / (y - y_h) is linear in time), and an
 *assumed* focal length (a 40 deg field of view; the interval spans lenses of 3-80 deg:
 nothing in traffic boxes measures it, see the notes at `DEFAULT_DEPRESSION_DEG`; on
-telephoto highway footage this is the largest error). The box aspect
+telephoto highway footage this is the largest error) unless lane dashes measured it
+(retime/dashes.py, passed in as `GroundSettings.dash_focal_px`). The box aspect
 bh / bw would fix a too, but on real COCO boxes it hardly changes down the picture
 (highway_a: 0.82 near the horizon and near the bottom), so it is not used.
 Given a, psi fixes f (tan f = sin a / tan psi), and then
@@ -105,6 +106,10 @@ class GroundSettings:
     min_horizon_rows: float = 0.15    # ...spanning this share of the frame height
     row_fit_share: float = 0.5        # a horizon from box bottoms must fit 1 / (y - y_h) at
                                       # least this much better than y itself fits a line
+    dash_focal_px: tuple = ()         # (wide, telephoto) measured from lane dashes
+                                      # (retime/dashes.py); empty: the assumed lens range
+    dash_focal_point_px: Optional[float] = None   # their point (None: the range's middle)
+    dash_horizon_y: Optional[float] = None   # where those dashed lines meet
 
 
 @dataclass(frozen=True)
@@ -243,8 +248,9 @@ class Camera:
 # would put every camera within 2 deg of horizontal). On the two telephoto highway clips
 # lane dashes measured by hand (US 12.2 m, UK 9 m periods) put the view at ~20 deg
 # (highway_b) and ~2-4 deg (highway_uk) across, against the 40 assumed: measuring dash
-# periods is the way to f (not built). Without a horizon, a depression of 15 deg (CCTV
-# and overpass cameras look 5-40 deg down).
+# periods is the way to f: retime/dashes.py measures it, and `GroundSettings.dash_focal_px`
+# (with its point and horizon) replaces the assumed lens and span. Without a horizon, a
+# depression of 15 deg (CCTV and overpass cameras look 5-40 deg down).
 DEFAULT_DEPRESSION_DEG = 15.0
 DEPRESSION_RANGE_DEG = (5.0, 40.0)
 
@@ -286,11 +292,19 @@ def fit_horizon(tracks, width: int, height: int, s: GroundSettings = GroundSetti
     boxes (motion blobs, loose COCO boxes) move that horizon up by pad / a."""
     f = s.focal_per_width * width
     lens = tuple(width / 2 / math.tan(math.radians(a) / 2) for a in sorted(s.fov_range_deg, reverse=True))
+    dashes = ""
+    if s.dash_focal_px:       # measured beats assumed: the middle of the range, and the range
+        f = s.dash_focal_point_px or math.sqrt(s.dash_focal_px[0] * s.dash_focal_px[1])
+        lens = tuple(s.dash_focal_px)
+        dashes = "; focal length from lane dashes"
     rows = [h for h in (_row_horizon(t, height, s) for t in tracks) if h is not None]
     if len(rows) >= s.min_horizon_vehicles:
         return Camera(horizon_y=float(np.median(rows)), focal_px=f, centre_y=height / 2,
-                      how=f"box bottoms of {len(rows)} vehicles driving toward or away",
+                      how=f"box bottoms of {len(rows)} vehicles driving toward or away" + dashes,
                       focal_range_px=lens)
+    if s.dash_horizon_y is not None and dashes:
+        return Camera(horizon_y=s.dash_horizon_y, focal_px=f, centre_y=height / 2,
+                      how="where the dashed lane lines meet" + dashes, focal_range_px=lens)
     why = (f"{len(rows)} vehicles change depth steadily enough to place it "
            f"(< {s.min_horizon_vehicles})")
     return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}",

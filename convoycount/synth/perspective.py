@@ -14,6 +14,10 @@ height of its class) driving at `speed_mps` along a straight lane through
 90: left to right). Clip frame j (at `fps`) shows real time K * j / fps, so the clip
 plays exactly K times faster than reality. Faces are drawn far to near (painter's
 algorithm), shaded by which way they face, on a grey road with a lighter ground and sky.
+With `dash_period_m` > 0 the road carries two dashed white lane lines, `lane_width_m`
+apart around the lane, marks of `dash_mark_m` every `dash_period_m` along it (a mark
+starts at every multiple of the period from the lane point), for measuring the focal
+length from dash periods (retime/dashes.py); 0 (the default) draws none.
 """
 from __future__ import annotations
 
@@ -50,6 +54,9 @@ class PerspectiveConfig:
     spacing_m: float = 25.0
     class_name: str = "car"
     crf: int = 20
+    dash_period_m: float = 0.0           # 0: no lane lines
+    dash_mark_m: float = 3.0
+    lane_width_m: float = 3.65
 
     def __post_init__(self):
         if self.class_name not in DIMENSIONS:
@@ -112,7 +119,24 @@ def _background(c: PerspectiveConfig, cam: Camera3D) -> np.ndarray:
         pts.append((q[0], max(q[1], 1.0), 0.0))
     xy, _ = cam.project(np.array(pts))
     cv2.fillPoly(img, [np.clip(xy, -1e5, 1e5).astype(np.int32)], (90, 90, 90))
+    if c.dash_period_m > 0:
+        _lane_dashes(img, c, cam, p0, d, n)
     return img
+
+
+def _lane_dashes(img: np.ndarray, c: PerspectiveConfig, cam: Camera3D, p0, d, n) -> None:
+    """Dashed lane lines (0.15 m wide, the usual lane-line width) either side of the lane."""
+    import cv2
+    for side in (-0.5, 0.5):
+        for k in range(-int(400 / c.dash_period_m), int(400 / c.dash_period_m) + 1):
+            s0 = k * c.dash_period_m
+            q = [p0 + s * d + (side * c.lane_width_m + w) * n
+                 for s, w in ((s0, -0.075), (s0 + c.dash_mark_m, -0.075),
+                              (s0 + c.dash_mark_m, 0.075), (s0, 0.075))]
+            xy, depth = cam.project(np.array([(x, y, 0.0) for x, y in q]))
+            if (depth > 1.0).all():
+                pts = np.round(np.clip(xy, -1e5, 1e5) * 16).astype(np.int32)
+                cv2.fillConvexPoly(img, pts, (235, 235, 235), lineType=cv2.LINE_AA, shift=4)
 
 
 def _draw(img: np.ndarray, cam: Camera3D, corners: np.ndarray, colour) -> None:
