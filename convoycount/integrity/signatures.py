@@ -16,6 +16,7 @@ import numpy as np
 THUMB_W, THUMB_H = 64, 36       # 16:9; a 4 m vehicle at 16 px/m is still ~6 px wide
 HIST_BINS = 16
 EDGE = 1                        # thumbnail px left out at the border (a shake uncovers it)
+CHUNK = 512                     # frames turned into floats at once (memory stays flat)
 SOLID_DIFF = 12.0               # grey levels: something moved there, not a codec's re-quantising
 
 
@@ -45,8 +46,10 @@ class SignatureLog:
 
     @cached_property
     def grey(self) -> np.ndarray:
-        """(N, H, W) float32 thumbnails."""
-        return np.asarray(self.thumbs, dtype=np.float32).reshape(-1, THUMB_H, THUMB_W)
+        """(N, H, W) uint8 thumbnails, as stored. The checks below turn CHUNK frames at a
+        time into floats: a float copy of every frame at once grew the peak memory of a
+        10-minute 1080p analysis by 80 % (benchmarks/bench_memory.py)."""
+        return np.asarray(self.thumbs, dtype=np.uint8).reshape(-1, THUMB_H, THUMB_W)
 
     @cached_property
     def step(self) -> np.ndarray:
@@ -55,10 +58,11 @@ class SignatureLog:
         camera's exposure adjusting is not mistaken for motion."""
         g = self.grey
         d = np.zeros(len(g), dtype=np.float32)
-        if len(g) > 1:
-            diff = np.diff(g, axis=0).reshape(len(g) - 1, -1)
+        for lo in range(1, len(g), CHUNK):
+            hi = min(len(g), lo + CHUNK)
+            diff = np.diff(g[lo - 1:hi].astype(np.float32), axis=0).reshape(hi - lo, -1)
             diff -= np.median(diff, axis=1, keepdims=True)
-            d[1:] = np.abs(diff).mean(axis=1)
+            d[lo:hi] = np.abs(diff).mean(axis=1)
         return d
 
     @property
@@ -86,8 +90,8 @@ class SignatureLog:
         excess = np.zeros(len(g), dtype=np.float32)
         near, solid = np.ones((3, 3), np.uint8), np.ones((2, 2), np.uint8)
         for i in range(1, len(g)):
-            prev = g[i - 1]
-            cur = g[i] - np.median(g[i] - prev)           # an exposure change is not a jump
+            prev, now = g[i - 1].astype(np.float32), g[i].astype(np.float32)
+            cur = now - np.median(now - prev)             # an exposure change is not a jump
             over = np.zeros(prev.shape, dtype=np.float32)
             for a, b in ((prev, cur), (cur, prev)):
                 over += np.maximum(b - cv2.dilate(a, near), 0) + np.maximum(cv2.erode(a, near) - b, 0)
@@ -110,10 +114,15 @@ class SignatureLog:
         comparable across re-encoding, brightness and contrast changes."""
         g = self.grey
         n, h, w = g.shape
-        x = g.reshape(n, h // scale, scale, w // scale, scale).mean(axis=(2, 4)).reshape(n, -1)
-        x = x - x.mean(axis=1, keepdims=True)
-        norm = np.linalg.norm(x, axis=1, keepdims=True)
-        return x / np.maximum(norm, 1e-6)
+        out = np.zeros((n, (h // scale) * (w // scale)), dtype=np.float32)
+        for lo in range(0, n, CHUNK):
+            part = g[lo:lo + CHUNK].astype(np.float32)
+            x = part.reshape(len(part), h // scale, scale, w // scale, scale).mean(axis=(2, 4))
+            x = x.reshape(len(part), -1)
+            x = x - x.mean(axis=1, keepdims=True)
+            norm = np.linalg.norm(x, axis=1, keepdims=True)
+            out[lo:lo + CHUNK] = x / np.maximum(norm, 1e-6)
+        return out
 
 
 def signatures_of(path, start_s=None, end_s=None) -> SignatureLog:
