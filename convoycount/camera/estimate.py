@@ -47,6 +47,8 @@ class CameraSettings:
     mask_pad_frac: float = 0.1       # detected boxes are grown by this share before masking
     same_view_grey: float = 6.0      # median grey-level change of 1/16-size pictures below which a
                                      # frame that cannot be registered is still the keyframe's view
+    min_clear_share: float = 0.2     # fewer cells clear of vehicles than this: the view cannot
+                                     # tell a camera move from traffic, the transform is held
     max_unregistered_s: float = 1.0  # frames that cannot be registered keep the last transform
                                      # (a truck filling the view hides the scene for a moment);
                                      # only after this long does the chain break
@@ -81,6 +83,7 @@ class _Key:
     pts: Optional[np.ndarray]
     to_scene: np.ndarray        # 3x3 in analysis pixels
     last: np.ndarray = field(default_factory=lambda: IDENTITY.copy())   # key -> latest frame
+    clear: Optional[np.ndarray] = None   # its 1/16-size cells clear of vehicles (_clear_cells)
 
 
 class CameraEstimator:
@@ -115,7 +118,7 @@ class CameraEstimator:
                               self._segment, 0, registered=False)
             self.steps.append(step)
             return step
-        if fit is None and key is not None and self._hold(frame.time_s, grey):
+        if fit is None and key is not None and self._hold(frame.time_s, grey, detections):
             step = CameraStep(frame.index, frame.time_s, resized(self._held, self._scale),
                               self._segment, 0, registered=False)
             self.steps.append(step)
@@ -140,26 +143,46 @@ class CameraEstimator:
     def _featureless(self, key: _Key, shape: tuple) -> bool:
         return key.grey.shape == shape and (key.pts is None or len(key.pts) < self.settings.min_inliers)
 
-    def _hold(self, t: float, grey: np.ndarray) -> bool:
+    def _hold(self, t: float, grey: np.ndarray, detections=None) -> bool:
         """Keep the last transform for an unregistered frame, unless registration has
         been lost for longer than max_unregistered_s and the picture no longer looks
         like the keyframe (or changed size)."""
         if self._key.grey.shape != grey.shape:
             return False
         self._lost_s = t if self._lost_s is None else self._lost_s
-        return t - self._lost_s <= self.settings.max_unregistered_s or self._looks_like_key(grey)
+        return t - self._lost_s <= self.settings.max_unregistered_s or self._looks_like_key(grey, detections)
 
-    def _looks_like_key(self, grey: np.ndarray) -> bool:
+    def _looks_like_key(self, grey: np.ndarray, detections=None) -> bool:
         """True when the picture, seen coarsely, is still the keyframe's: fits can fail on
         a hazy, noisy or plain scene whose camera never moved, and breaking the chain
         there would stop the count. Coarse (1/16 size) so noise and a small shake average
-        out, while a cut or a real move changes most cells by far more."""
+        out, while a cut or a real move changes most cells by far more. Only cells clear of
+        vehicles (detected now or when the keyframe was taken) are compared: a convoy
+        filling the view changes the picture, not the camera; a view with too few clear
+        cells to tell is held (nothing in it can show the camera moving)."""
         s = self.settings
         h, w = grey.shape
         size = (max(4, w // 16), max(4, h // 16))
         a = cv2.resize(self._key.grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
         b = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        return float(np.median(np.abs(a - b))) <= s.same_view_grey
+        clear = self._clear_cells(detections, grey.shape) & self._key.clear
+        if clear.mean() < s.min_clear_share:
+            return True
+        diff = (a - b)[clear]
+        diff -= np.median(diff)               # light or exposure changing is not the camera moving
+        return float(np.median(np.abs(diff))) <= s.same_view_grey
+
+    def _clear_cells(self, detections, shape: tuple) -> np.ndarray:
+        """Cells of the 1/16-size picture (of an analysis picture of `shape`) that no
+        detected box touches."""
+        h, w = shape
+        size = (max(4, w // 16), max(4, h // 16))
+        clear = np.ones((size[1], size[0]), bool)
+        if detections is None:
+            return clear
+        for x1, y1, x2, y2 in detections.xyxy * (self._scale * size[0] / w):
+            clear[max(0, int(y1)):int(np.ceil(y2)) + 1, max(0, int(x1)):int(np.ceil(x2)) + 1] = False
+        return clear
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
         image, self._scale = downscaled(image, self.settings.analysis_width)
@@ -174,7 +197,7 @@ class CameraEstimator:
                  max(0, int(x1 - px)):max(0, int(np.ceil(x2 + px)))] = 0
         pts = corners(grey, mask, max_corners=self.settings.max_corners,
                       min_distance=max(6, grey.shape[1] // 80))
-        self._key = _Key(grey, pts, to_scene)
+        self._key = _Key(grey, pts, to_scene, clear=self._clear_cells(detections, grey.shape))
 
     def _rekey_due(self, fit, key_to_frame: np.ndarray, shape: tuple) -> bool:
         s = self.settings
