@@ -58,7 +58,7 @@ class CameraSettings:
             v = getattr(self, name)
             if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 raise ValueError(f"CameraSettings.{name} must be an integer >= 1, got {v!r}")
-        for name in ("min_inlier_share", "rekey_shift_frac", "still_frac", "mask_pad_frac"):
+        for name in ("min_inlier_share", "rekey_shift_frac", "still_frac", "mask_pad_frac", "min_clear_share"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 <= v < 1):
                 raise ValueError(f"CameraSettings.{name} must be in [0, 1), got {v!r}")
