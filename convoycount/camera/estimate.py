@@ -77,6 +77,16 @@ class CameraStep:
     registered: bool = True     # False: could not be registered, the last transform was kept
 
 
+def _coarse_size(shape: tuple) -> tuple:
+    """(width, height) of the 1/16-size picture the same-view test compares."""
+    h, w = shape
+    return max(4, w // 16), max(4, h // 16)
+
+
+def _coarse(grey: np.ndarray) -> np.ndarray:
+    return cv2.resize(grey, _coarse_size(grey.shape), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
 @dataclass
 class _Key:
     grey: np.ndarray
@@ -84,6 +94,7 @@ class _Key:
     to_scene: np.ndarray        # 3x3 in analysis pixels
     last: np.ndarray = field(default_factory=lambda: IDENTITY.copy())   # key -> latest frame
     clear: Optional[np.ndarray] = None   # its 1/16-size cells clear of vehicles (_clear_cells)
+    coarse: Optional[np.ndarray] = None  # its 1/16-size picture (_coarse), made once per keyframe
 
 
 class CameraEstimator:
@@ -161,10 +172,7 @@ class CameraEstimator:
         filling the view changes the picture, not the camera; a view with too few clear
         cells to tell is held (nothing in it can show the camera moving)."""
         s = self.settings
-        h, w = grey.shape
-        size = (max(4, w // 16), max(4, h // 16))
-        a = cv2.resize(self._key.grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        b = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        a, b = self._key.coarse, _coarse(grey)
         clear = self._clear_cells(detections, grey.shape) & self._key.clear
         if clear.mean() < s.min_clear_share:
             return True
@@ -175,12 +183,11 @@ class CameraEstimator:
     def _clear_cells(self, detections, shape: tuple) -> np.ndarray:
         """Cells of the 1/16-size picture (of an analysis picture of `shape`) that no
         detected box touches."""
-        h, w = shape
-        size = (max(4, w // 16), max(4, h // 16))
+        size = _coarse_size(shape)
         clear = np.ones((size[1], size[0]), bool)
         if detections is None:
             return clear
-        for x1, y1, x2, y2 in detections.xyxy * (self._scale * size[0] / w):
+        for x1, y1, x2, y2 in detections.xyxy * (self._scale * size[0] / shape[1]):
             clear[max(0, int(y1)):int(np.ceil(y2)) + 1, max(0, int(x1)):int(np.ceil(x2)) + 1] = False
         return clear
 
@@ -197,7 +204,8 @@ class CameraEstimator:
                  max(0, int(x1 - px)):max(0, int(np.ceil(x2 + px)))] = 0
         pts = corners(grey, mask, max_corners=self.settings.max_corners,
                       min_distance=max(6, grey.shape[1] // 80))
-        self._key = _Key(grey, pts, to_scene, clear=self._clear_cells(detections, grey.shape))
+        self._key = _Key(grey, pts, to_scene, clear=self._clear_cells(detections, grey.shape),
+                         coarse=_coarse(grey))
 
     def _rekey_due(self, fit, key_to_frame: np.ndarray, shape: tuple) -> bool:
         s = self.settings
