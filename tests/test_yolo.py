@@ -261,9 +261,9 @@ def test_exported_model_counts_like_the_pt(small_clip, tmp_path, fmt, name):
     assert p.returncode == 0, p.stderr
     exported = tmp_path / name
     assert exported.exists()
-    counts = [len(analyze(clip, detector="yolo", model=str(m)).events)
-              for m in (PROJECT_MODEL, exported)]
-    assert counts == [truth.total_crossing] * 2
+    # the .pt counts this clip exactly (test_cli_count_with_project_model_matches_truth...),
+    # so the copy counting it exactly too is "counts like the pt" without a third count
+    assert len(analyze(clip, detector="yolo", model=str(exported)).events) == truth.total_crossing
 
 
 def test_stride_counts_like_every_frame(small_clip):
