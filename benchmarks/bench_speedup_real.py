@@ -515,5 +515,8 @@ def _perspective(quick: bool) -> str:
             "A flat road seen by a pinhole camera 8 m up; cars (4.6 x 1.8 x 1.5 m boxes) at "
             "14 m/s, toward, away, side-on and diagonal; motion detector and tracker as in "
             "`analyze`; the ground speed (m per clip s) over the true speed is the K the "
-            "geometry gives when the real speed is known (the speed prior left out).\n\n"
+            "geometry gives when the real speed is known (the speed prior left out). The "
+            "last eight rows paint UK lane dashes (2 m marks every 9 m) and take the focal "
+            "length from them as `--speedup auto` does (other rows: none painted, the "
+            "assumed 40 deg).\n\n"
             + perspective_table(perspective_rows(quick)))
