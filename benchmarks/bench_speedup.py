@@ -216,11 +216,13 @@ def run(quick: bool = False) -> str:
         table(rows), "", summary(rows), "",
         f"{len(rows)} synthetic 640x360 clips (convoycount.synth, ~{CLIP_TARGET_S:g} s of clip each), "
         "analysed with `analyze(clip, speedup=\"auto\")` and the motion detector (class "
-        "\"vehicle\": no class, so the scene may be a street, convoy, road or motorway). Error = "
-        f"estimate / true K - 1. OCR engine: {eng}. Kinematic estimates are the ground speed "
-        "against the scene priors (retime/speed.py): the generator drives side-on traffic at "
-        "~11 m/s (40 km/h) and a clip without classes gets the middle of the four priors (~56 "
-        "km/h), so the point reads ~0.7x; the interval spans all four and is the honest part."])
+        "\"vehicle\": no class). Error = "
+        f"estimate / true K - 1. OCR engine: {eng}. Each clip renders one kind of road and draws "
+        "its cruise speeds from that kind's legal range (street 20-50 km/h, road 50-90, motorway "
+        "90-130, convoy 30-60: the ranges the scene priors stand for; kinds assigned in `specs()` "
+        "before the run, military fleets as convoys, motorways only at K <= 4). \"K from ground "
+        "speed at the true speed\": the measured ground speed (m per clip s) over the median true "
+        "cruise speed, the geometry alone."])
 
 
 if __name__ == "__main__":
