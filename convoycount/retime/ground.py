@@ -24,7 +24,8 @@ steady speed on a flat straight road 1 / (y - y_h) is linear in time), and an
 *assumed* focal length (a 40 deg field of view; the interval spans lenses of 3-80 deg:
 nothing in traffic boxes measures it, see the notes at `DEFAULT_DEPRESSION_DEG`; on
 telephoto highway footage this is the largest error) unless lane dashes measured it
-(retime/dashes.py, passed in as `GroundSettings.dash_focal_px`). The box aspect
+(retime/dashes.py; `speed.estimate_ground(dashes=...)` passes the reading in as
+`GroundSettings.dash_focal_px`, its point and its horizon). The box aspect
 bh / bw would fix a too, but on real COCO boxes it hardly changes down the picture
 (highway_a: 0.82 near the horizon and near the bottom), so it is not used.
 Given a, psi fixes f (tan f = sin a / tan psi), and then

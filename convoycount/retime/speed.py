@@ -13,7 +13,10 @@ where per_vehicle_var is the larger of the class-size spread plus
 `speed_indiv_log_sd` and the vehicles' own scatter (x 1.57 for a median), widened
 on each side in quadrature by the camera span (`ground._camera_span`: the speed at
 the ends of the lens range, or of the depression range when there is no horizon),
-shared by every vehicle of the clip. The span is one-sided because an unmeasured
+shared by every vehicle of the clip. The lens range is measured from dashed lane lines
+when the clip has them (`lane_dashes_for`, retime/dashes.py: `--speedup auto` reads them
+once, from a few frames, only when some vehicle can be scaled); else the assumed
+3-80 deg, and the evidence (`lane_dashes`) says why. The span is one-sided because an unmeasured
 telephoto lens raises the speed of traffic along the view by up to ~x4 while a wide
 lens lowers it by far less.
 """
