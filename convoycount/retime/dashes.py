@@ -118,6 +118,7 @@ class DashReading:
     duty: Optional[float] = None
     why: str = ""
     candidates: dict = field(default_factory=dict)   # standard name -> focal px
+    step: Optional[float] = None      # m: median slope of 1/(y - y_h) per dash
 
     def fov_deg(self, width: int) -> Optional[tuple]:
         if self.focal_range_px is None:
@@ -132,6 +133,11 @@ class DashReading:
                 "lines": self.lines, "mark_share": None if self.duty is None else round(self.duty, 3),
                 "horizon_y_px": None if self.horizon_y is None else round(self.horizon_y, 1),
                 "candidates_focal_px": {k: round(v, 1) for k, v in self.candidates.items()},
+                "scale_k_range": None if self.scale_k is None else [float(f"{v:.4g}") for v in self.scale_k],
+                "step_per_dash": None if self.step is None else float(f"{self.step:.4g}"),
+                "rule": "f = sqrt((P k / m)^2 - (c_y - y_h)^2) per legal period P (k: px per "
+                        "metre across / (y - y_h); m: step_per_dash; road yaw corrected, "
+                        "dashes.focal_for)",
                 "why": self.why}
 
 
@@ -437,7 +443,20 @@ def read_dashes(images: Sequence[np.ndarray], *, horizon_y: Optional[float] = No
     rng, point, kept, cand = _judge(m, k, duty, (y_h, x_v), gray.shape, k_lane is not None, s)
     why = (f"horizon from {how}" if rng else
            f"no legal dash period gives a lens of {s.fov_range_deg[0]:g}-{s.fov_range_deg[1]:g} deg")
-    return DashReading(rng, point, kept, n, len(good), y_h, k, duty, why, cand)
+    return DashReading(rng, point, kept, n, len(good), y_h, k, duty, why, cand, m)
+
+
+def read_clip_dashes(path, settings: DashSettings = DashSettings()) -> DashReading:
+    """The dash reading of a clip file, from `settings.frames` frames spread over it; a
+    file that cannot be sampled gives an unknown reading with the reason."""
+    from ..errors import ConvoyCountError
+    try:
+        images = sample_images(path, settings.frames)
+    except (ConvoyCountError, OSError, ValueError) as e:
+        return DashReading(None, why=f"frames could not be sampled: {e}")
+    if not images:
+        return DashReading(None, why="no frame could be decoded for the dash reading")
+    return read_dashes(images, settings=settings)
 
 
 def sample_images(path, count: int) -> list:

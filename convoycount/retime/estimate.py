@@ -113,7 +113,8 @@ def combine(estimates: Sequence[Estimate]) -> TimeMap:
 
 
 def estimate_time_map(path, info, tracks, span_s: float, *, clock: Optional[bool] = None,
-                      ocr_engine=None, person_tracks: Optional[Sequence] = None) -> TimeMap:
+                      ocr_engine=None, person_tracks: Optional[Sequence] = None,
+                      lane_dashes: bool = True) -> TimeMap:
     """K (the clip plays K times faster than reality) from everything the clip offers.
 
     `info` is the clip's ClipInfo, `tracks` the confirmed tracks of the analysed
@@ -121,15 +122,20 @@ def estimate_time_map(path, info, tracks, span_s: float, *, clock: Optional[bool
     clock when an OCR engine is installed (else the evidence says none is);
     False skips it. `ocr_engine` overrides the engine choice (an object with
     `detect` and `read`, see ocr.py). `person_tracks`: tracks of people on foot, when
-    a detector looked for them (None: nobody looked; the pedestrian cues are skipped)."""
+    a detector looked for them (None: nobody looked; the pedestrian cues are skipped).
+    `lane_dashes`: measure the focal length from dashed lane lines (retime/dashes.py)
+    when the clip has them; False keeps the assumed lens range."""
     from .clock import estimate_clock
     from .metadata import estimate_metadata
-    from .speed import estimate_ground, fuse_cues
+    from .speed import estimate_ground, fuse_cues, lane_dashes_for
     from .walkers import estimate_walkers
 
     estimates = list(estimate_metadata(path, info))
     walkers = None if person_tracks is None else sum(len(t.observations) >= 5 for t in person_tracks)
-    cues = [estimate_ground(tracks, info.width, info.height, pedestrians=walkers)]
+    # the focal length from painted lane dashes, read once (a few frames) when some
+    # vehicle can be scaled at all
+    dashes = lane_dashes_for(path, tracks, info.width, info.height) if lane_dashes else None
+    cues = [estimate_ground(tracks, info.width, info.height, pedestrians=walkers, dashes=dashes)]
     if person_tracks is not None:
         cues.append(estimate_walkers(person_tracks, info.width, info.height))
     estimates.append(fuse_cues(cues))

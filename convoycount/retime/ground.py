@@ -24,7 +24,8 @@ steady speed on a flat straight road 1 / (y - y_h) is linear in time), and an
 *assumed* focal length (a 40 deg field of view; the interval spans lenses of 3-80 deg:
 nothing in traffic boxes measures it, see the notes at `DEFAULT_DEPRESSION_DEG`; on
 telephoto highway footage this is the largest error) unless lane dashes measured it
-(retime/dashes.py, passed in as `GroundSettings.dash_focal_px`). The box aspect
+(retime/dashes.py; `speed.estimate_ground(dashes=...)` passes the reading in as
+`GroundSettings.dash_focal_px`, its point and its horizon). The box aspect
 bh / bw would fix a too, but on real COCO boxes it hardly changes down the picture
 (highway_a: 0.82 near the horizon and near the bottom), so it is not used.
 Given a, psi fixes f (tan f = sin a / tan psi), and then
@@ -219,6 +220,7 @@ class Camera:
     centre_y: float
     how: str
     focal_range_px: tuple = ()     # (wide, telephoto): the lens range the interval spans
+    focal_measured: bool = False   # from lane dashes (else assumed)
 
     def depression(self, y: float, focal_px: Optional[float] = None) -> float:
         """Radians below the horizon of the ray through row y."""
@@ -229,7 +231,8 @@ class Camera:
 
     def to_dict(self) -> dict:
         return {"horizon_y_px": None if self.horizon_y is None else round(self.horizon_y, 1),
-                "focal_px_assumed": round(self.focal_px, 1),
+                "focal_px": round(self.focal_px, 1),
+                "focal_px_from": "lane dashes" if self.focal_measured else "assumed",
                 "focal_px_range": [round(f, 1) for f in self.focal_range_px], "how": self.how}
 
 
@@ -301,14 +304,15 @@ def fit_horizon(tracks, width: int, height: int, s: GroundSettings = GroundSetti
     if len(rows) >= s.min_horizon_vehicles:
         return Camera(horizon_y=float(np.median(rows)), focal_px=f, centre_y=height / 2,
                       how=f"box bottoms of {len(rows)} vehicles driving toward or away" + dashes,
-                      focal_range_px=lens)
+                      focal_range_px=lens, focal_measured=bool(dashes))
     if s.dash_horizon_y is not None and dashes:
         return Camera(horizon_y=s.dash_horizon_y, focal_px=f, centre_y=height / 2,
-                      how="where the dashed lane lines meet" + dashes, focal_range_px=lens)
+                      how="where the dashed lane lines meet" + dashes, focal_range_px=lens,
+                      focal_measured=True)
     why = (f"{len(rows)} vehicles change depth steadily enough to place it "
            f"(< {s.min_horizon_vehicles})")
-    return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}",
-                  focal_range_px=lens)
+    return Camera(horizon_y=None, focal_px=f, centre_y=height / 2, how=f"no horizon: {why}" + dashes,
+                  focal_range_px=lens, focal_measured=bool(dashes))
 
 
 

@@ -13,18 +13,23 @@ where per_vehicle_var is the larger of the class-size spread plus
 `speed_indiv_log_sd` and the vehicles' own scatter (x 1.57 for a median), widened
 on each side in quadrature by the camera span (`ground._camera_span`: the speed at
 the ends of the lens range, or of the depression range when there is no horizon),
-shared by every vehicle of the clip. The span is one-sided because an unmeasured
+shared by every vehicle of the clip. The lens range is measured from dashed lane lines
+when the clip has them (`lane_dashes_for`, retime/dashes.py: `--speedup auto` reads them
+once, from a few frames, only when some vehicle can be scaled); else the assumed
+3-80 deg, and the evidence (`lane_dashes`) says why. The span is one-sided because an unmeasured
 telephoto lens raises the speed of traffic along the view by up to ~x4 while a wide
 lens lowers it by far less.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
+from .dashes import DashReading, DashSettings, read_clip_dashes
 from .estimate import TRUST_KINEMATICS, Z95, Estimate
 from .ground import GroundSettings, fit_horizon, ground_speed, image_motion
 from .scene import PRIORS, read_scene
@@ -51,6 +56,33 @@ def _measure(tracks, width: int, height: int, gs: GroundSettings) -> tuple:
     return motions, [{"reason": k, "vehicles": v} for k, v in skipped.items()]
 
 
+def lane_dashes_for(path, tracks: Sequence, width: int, height: int,
+                    ground: GroundSettings = GroundSettings(),
+                    settings: DashSettings = DashSettings()) -> Optional[DashReading]:
+    """The clip's lane-dash reading (retime/dashes.py), or None when no track can be
+    scaled: then no ground speed is measured and the focal length would serve nothing,
+    so the frames are not decoded."""
+    if not any(image_motion(t, width, height, ground)[0] is not None for t in tracks):
+        return None
+    return read_clip_dashes(path, settings)
+
+
+def _with_dashes(ground: GroundSettings, dashes: Optional[DashReading]) -> tuple:
+    """(settings, evidence): the measured focal range, point and horizon replace the
+    assumed lens when the dashes gave a range; else the assumed lens, and why."""
+    if dashes is None:
+        return ground, {"used": False, "why": "not read (no lane-dash reading was asked for)"}
+    ev = dict(dashes.to_dict(), used=bool(dashes.focal_range_px))
+    if not dashes.focal_range_px:
+        lo, hi = ground.fov_range_deg
+        ev["fallback"] = (f"focal length assumed ({ground.focal_per_width:g} x the frame width), "
+                          f"interval spans {lo:g}-{hi:g} deg lenses")
+        return ground, ev
+    return dataclasses.replace(ground, dash_focal_px=tuple(dashes.focal_range_px),
+                               dash_focal_point_px=dashes.focal_px,
+                               dash_horizon_y=dashes.horizon_y), ev
+
+
 def _spread(log_v: np.ndarray, size_sd: float, indiv: float) -> float:
     n = len(log_v)
     center = float(np.median(log_v))
@@ -59,10 +91,12 @@ def _spread(log_v: np.ndarray, size_sd: float, indiv: float) -> float:
 
 
 def estimate_ground(tracks: Sequence, width: int, height: int, *,
-                    pedestrians: Optional[int] = None,
+                    pedestrians: Optional[int] = None, dashes: Optional[DashReading] = None,
                     settings: SpeedSettings = SpeedSettings(),
                     ground: GroundSettings = GroundSettings()) -> Estimate:
-    """K from the tracks' ground speeds (see the module docstring)."""
+    """K from the tracks' ground speeds (see the module docstring). `dashes`: the clip's
+    lane-dash reading (`lane_dashes_for`), whose focal range replaces the assumed lens
+    range when it has one (None: not read)."""
     if not tracks:
         return Estimate.none("kinematics", METHOD, "no vehicle tracks")
     motions, skipped = _measure(tracks, width, height, ground)
@@ -71,6 +105,7 @@ def estimate_ground(tracks: Sequence, width: int, height: int, *,
                              f"none of {len(tracks)} tracks can be scaled (fully inside the "
                              f"frame, one rigid vehicle, moving, seen >= {ground.min_span_s} s)",
                              skipped=skipped)
+    ground, dash_ev = _with_dashes(ground, dashes)
     cam = fit_horizon(tracks, width, height, ground)
     speeds = []
     for m in motions:
@@ -103,7 +138,8 @@ def estimate_ground(tracks: Sequence, width: int, height: int, *,
     lo, hi = math.exp(min(los)), math.exp(max(his))
     cap = settings.max_vehicles_in_evidence
     ev = {"vehicles_used": len(speeds), "vehicles_skipped": len(tracks) - len(speeds),
-          "skipped": skipped, "camera": cam.to_dict(), "scene": scene.to_dict(),
+          "skipped": skipped, "camera": cam.to_dict(), "lane_dashes": dash_ev,
+          "scene": scene.to_dict(),
           "ground_speed_m_per_clip_s": round(math.exp(center_v), 3),
           "log_sd_ground_speed": round(math.sqrt(var_v), 4),
           "camera_log_span": [round(cam_down, 4), round(cam_up, 4)],
