@@ -27,6 +27,7 @@ pace over seconds)."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,10 @@ from .pace import PaceSamples, PlaceRatio, place_ratio
 WINDOW_S = 0.3           # pace fitted over this long on each side (box jitter against a ramp's length)
 MIN_OBS = 4              # observations a window needs
 MOVING_SHARE = 0.3       # a vehicle slower than this share of its cruise (90th pct) is not compared
+CREEP_SIZES_PER_S = 0.5  # ...or than half its own box per second (a car at ~8 km/h: creeping, where
+                         # the box's jitter is much of the pace)
 MIN_FACTOR = 1.4         # every vehicle's pace steps up at least this much...
+MIN_STEPPED = 2          # ...two or more of them: one alone may be a driver pulling away from a queue
 AGREE = 1.6              # ...and the vehicles' factors are within this ratio of each other
 KEEPS = 1.4              # and the other vehicles pass the same places at least this much faster after
 MOST = 0.75              # (this share of them faster than the ones before)
@@ -59,6 +63,7 @@ class _Path:
     t: np.ndarray
     sums: np.ndarray         # (N+1, 4 edges, 6): cumulative [1, t, t^2, e, t*e, edge at the frame's border]
     cruise: float
+    size: float              # the box's larger side (px), median
 
     @classmethod
     def of(cls, track, width: int, height: int):
@@ -69,11 +74,15 @@ class _Path:
         tt = np.repeat(t[:, None], 4, axis=1)
         cols = np.stack([np.ones_like(e), tt, tt * tt, e, tt * e, cut.astype(float)], axis=2)
         sums = np.concatenate([np.zeros((1, 4, 6)), np.cumsum(cols, axis=0)])
-        centre = (e[:, :2] + e[:, 2:]) / 2
-        dt = np.maximum(np.diff(t), 1e-9)
-        whole = ~cut.any(axis=1)[1:]
-        moves = np.hypot(*np.diff(centre, axis=0).T)[whole] / dt[whole]
-        return cls(track.track_id, t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0)
+        # per frame, each axis from the edges off the border in both frames (a vehicle
+        # cut by the border all along, parked at the edge, still has a cruise)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            d = np.where(cut[1:] | cut[:-1], np.nan, np.diff(e, axis=0))
+            v = np.column_stack([np.nanmean(d[:, [0, 2]], axis=1), np.nanmean(d[:, [1, 3]], axis=1)])
+        moves = (np.hypot(*v.T) / np.maximum(np.diff(t), 1e-9))[np.isfinite(v).all(axis=1)]
+        size = float(np.median(np.maximum(e[:, 2] - e[:, 0], e[:, 3] - e[:, 1])))
+        return cls(track.track_id, t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0, size)
 
     def _edge_rates(self, lo: float, hi: float):
         """Per edge: least-squares rate (px/s) over [lo, hi), NaN where the edge
@@ -113,7 +122,7 @@ class _Path:
         if vs is None:
             return None
         before = float(np.hypot(*vs[1]))
-        if before < MOVING_SHARE * self.cruise or before <= 0:
+        if before < MOVING_SHARE * self.cruise or before < CREEP_SIZES_PER_S * self.size:
             return None
         pace = [float(v @ vs[1]) / before for v in vs]     # along its motion: a reversal is negative
         # only the part of the step beyond any rise just before or just after it: a vehicle
@@ -127,11 +136,13 @@ def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=(
     samples = PaceSamples.of(tracks, width, height)
     best = None
     for _, moment, stepped in _candidates(paths, clip, leap_times):
-        if min(moment - clip[0], clip[1] - moment) < MIN_AROUND_S:
+        if min(moment - clip[0], clip[1] - moment) < MIN_AROUND_S or len(stepped) < MIN_STEPPED:
             continue
         # the second witness: the other vehicles, after the moment against before it at
         # the same places (the ones that stepped are the first witness)
-        place = place_ratio(samples, moment, exclude=stepped)
+        shot = (max([lt for lt in leap_times if lt < moment], default=-math.inf),
+                min([lt for lt in leap_times if lt > moment], default=math.inf))
+        place = place_ratio(samples, moment, exclude=stepped, shot=shot)
         if (place.factor is None or place.factor < KEEPS or place.faster_share < MOST
                 or min(place.vehicles_after, place.vehicles_before) < MIN_WITNESSES):
             continue
