@@ -161,3 +161,31 @@ def test_queues_moving_off_at_once_are_not_a_speed_change(tmp_path):
     generate(path, scenario("stop_and_go", seed=1))
     findings = convoycount.analyze(path).integrity.findings
     assert not findings, [f.to_dict() for f in findings]
+
+
+@pytest.mark.slow
+def test_a_speed_up_is_witnessed_by_a_vehicle_lost_just_after_it(tmp_path):
+    # vertical seed 200: the two vehicles across the moment are each seen for under 0.3 s
+    # on one side of it (one is lost where it meets an oncoming one, one enters just
+    # before); their step still shows without the trend window there (before: no candidate)
+    import convoycount
+    path = tmp_path / "speed.mp4"
+    want = generate(path, scenario("vertical", seed=200), edit="speed").edit["finding"]
+    findings = convoycount.analyze(path).integrity.findings
+    assert _found(findings, "speed_change", want["start_s"]), [f.to_dict() for f in findings]
+    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+
+
+@pytest.mark.slow
+def test_a_speed_up_in_stop_and_go_traffic_is_confirmed_at_the_same_places(tmp_path):
+    # stop_and_go seed 200: three vehicles step up at once; in the 4 s before, no other
+    # vehicle is measurable for the length-prior K (before: missed). The traffic after
+    # the moment passes the places the traffic before passed about twice as fast.
+    import convoycount
+    path = tmp_path / "speed.mp4"
+    want = generate(path, scenario("stop_and_go", seed=200), edit="speed").edit["finding"]
+    findings = convoycount.analyze(path).integrity.findings
+    found = _found(findings, "speed_change", want["start_s"])
+    assert found, [f.to_dict() for f in findings]
+    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+    assert "vehicles witness it" in found[0].detail

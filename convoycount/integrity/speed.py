@@ -11,19 +11,24 @@ moment; the step between the two windows next to it, less the vehicle's own
 trend (the mean change between the windows on either side: a vehicle gathering
 speed ramps its pace), relative to its pace before, is its pace step there. The
 moments where every vehicle across steps up, by about the same factor, are the
-candidates. (The generator's stop-and-go vehicles change speed in steps; a real
-vehicle cannot, but there one vehicle alone stepping up can be a start from a
-queue.)
-Whether: the speed-up estimator (retime.estimate_kinematics) gives the K of the
-traffic in the seconds before and after a candidate, from all vehicles there,
-without the road's and fleet's uncertainty that both share. The edit raises K
-by the factor the vehicles stepped by, and for good: K after must be well above
-K before, and the K of the whole rest of the clip well above that of the whole
-part before, both from the other vehicles (the ones that stepped are the first
-witness, K must be a second); of the candidates that pass, the
-one where K rises most is the moment (the two measures are independent: one is
-each vehicle against itself within a second, the other the traffic's absolute
-pace over seconds)."""
+candidates. A window the vehicle is not seen in long enough beside them (it enters
+just before the moment, or is lost just after) leaves only the other side's trend.
+Two or more vehicles must step at once: one alone may be a driver pulling away
+from a queue; a vehicle creeping (under half its own box per second) is not
+compared, its box's jitter is much of its pace.
+Whether: the other vehicles, after the moment against before it at the same
+places in the picture (pace.py: same place and heading, so the same lane at the
+same scale, other drivers only). The edit makes the traffic after pass the places
+the traffic before passed by about the factor the vehicles stepped by, and it
+lasts to the end of the shot: the comparison spans the shot around the moment
+(between jumps in the picture: across a cut or a splice the footage may be of
+another time or place). At least MIN_WITNESSES vehicles on each side, most of
+them faster; with fewer, the pace of a few drivers decides and nothing is said.
+Of the candidates that pass, the one where the traffic's pace rises most is the
+moment. The two witnesses are independent: one is each vehicle against itself
+within a second, the other each vehicle against other vehicles at the same place
+seconds apart. The finding's confidence grows with the number of vehicles that
+witness it."""
 from __future__ import annotations
 
 import math
@@ -131,10 +136,12 @@ class _Path:
         return 1.0 + (pace[2] - pace[1] - rise) / before
 
 
-def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=()) -> list:
+def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=()) -> tuple:
+    """(findings, notes): at most one speed_change; a note when vehicles stepped up
+    together but too few others passed the same places to say whether it was an edit."""
     paths = [_Path.of(tr, width, height) for tr in tracks if len(tr.observations) >= 2 * MIN_OBS]
     samples = PaceSamples.of(tracks, width, height)
-    best = None
+    best, thin = None, None
     for _, moment, stepped in _candidates(paths, clip, leap_times):
         if min(moment - clip[0], clip[1] - moment) < MIN_AROUND_S or len(stepped) < MIN_STEPPED:
             continue
@@ -143,12 +150,23 @@ def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=(
         shot = (max([lt for lt in leap_times if lt < moment], default=-math.inf),
                 min([lt for lt in leap_times if lt > moment], default=math.inf))
         place = place_ratio(samples, moment, exclude=stepped, shot=shot)
-        if (place.factor is None or place.factor < KEEPS or place.faster_share < MOST
-                or min(place.vehicles_after, place.vehicles_before) < MIN_WITNESSES):
+        if min(place.vehicles_after, place.vehicles_before) < MIN_WITNESSES:
+            thin = thin if thin is not None and len(thin[1]) >= len(stepped) else (moment, stepped, place)
+            continue
+        if place.factor < KEEPS or place.faster_share < MOST:
             continue
         if best is None or place.factor > best[0].factor:
             best = (place, moment, list(stepped.values()))
-    return [] if best is None else [_finding(*best, clip)]
+    if best is not None:
+        return [_finding(*best, clip)], []
+    return [], ([] if thin is None else [_undetermined(*thin)])
+
+
+def _undetermined(moment: float, stepped: dict, place: PlaceRatio) -> str:
+    return (f"speed_change undetermined at {moment:.2f} s: {len(stepped)} vehicles step up "
+            f"{float(np.median(list(stepped.values()))):.2f}x at once, but only {place.vehicles_before} "
+            f"other vehicle(s) before and {place.vehicles_after} after it pass the same places "
+            f"({MIN_WITNESSES} each needed to tell an edit from the traffic's own pace): not reported")
 
 
 def _finding(place: PlaceRatio, moment: float, factors: list, clip: tuple) -> Finding:
