@@ -21,10 +21,8 @@ PACE_WINDOW_S = 0.5      # pace fitted over this long (box jitter against the ve
 MIN_OBS = 4              # observations such a window needs
 BORDER_PX = 2            # a box edge this close to the frame's edge is the frame's
 SAME_WAY = 0.9           # cosine between two headings that go the same way (one lane)
-CRUISE_SHARE = 0.2       # a window slower than this share of the cruise (90th pct) of the vehicle, or
-                         # of every vehicle at its place, is waiting or creeping in a queue, not the
-                         # traffic's pace (walking pace in a queue is ~1/7 of 40 km/h; a speed-up of
-                         # up to 1/0.2 = 5x keeps the footage before it)
+CRUISE_SHARE = 0.3       # a window slower than this share of the vehicle's cruise (90th pct) is
+                         # waiting or creeping in a queue, not the traffic's pace
 
 
 @dataclass(frozen=True)
@@ -42,17 +40,7 @@ class PaceSamples:
     def of(cls, tracks, width: int, height: int) -> "PaceSamples":
         rows = [r for tr in tracks for r in _windows(tr, width, height)]
         a = np.array(rows, float).reshape(-1, 8)
-        every = cls(a[:, 0].astype(int), a[:, 1], a[:, 2:4], a[:, 4:6], a[:, 6], a[:, 7])
-        return every.part(every.pace >= CRUISE_SHARE * every.place_cruise())
-
-    def place_cruise(self) -> np.ndarray:
-        """Per sample: the cruising pace (90th percentile) of every sample at its place
-        heading its way, whenever; a vehicle far below it is waiting or creeping in a
-        queue there (at a light, a junction), not showing the traffic's pace."""
-        near = (np.linalg.norm(self.xy[:, None, :] - self.xy[None, :, :], axis=2)
-                < np.minimum(self.size[:, None], self.size[None, :]))
-        same = near & (self.heading @ self.heading.T >= SAME_WAY)
-        return np.array([np.percentile(self.pace[row], 90) for row in same])
+        return cls(a[:, 0].astype(int), a[:, 1], a[:, 2:4], a[:, 4:6], a[:, 6], a[:, 7])
 
     def part(self, keep: np.ndarray) -> "PaceSamples":
         return PaceSamples(self.track_id[keep], self.t[keep], self.xy[keep], self.heading[keep],
@@ -82,9 +70,7 @@ def place_ratio(samples: PaceSamples, moment: float, exclude=(), shot: tuple = (
         near = (np.linalg.norm(mine.xy[:, None, :] - before.xy[None, :, :], axis=2)
                 < np.minimum(mine.size[:, None], before.size[None, :]))
         same_way = mine.heading @ before.heading.T >= SAME_WAY
-        # other vehicles only: a vehicle against itself across the moment is the first
-        # witness's measure (speed.py), and one gathering speed would pass as faster traffic
-        i, j = np.nonzero(near & same_way & (before.track_id != tid)[None, :])
+        i, j = np.nonzero(near & same_way)
         if not len(i):
             continue
         logs = np.log(mine.pace[i] / before.pace[j])

@@ -14,11 +14,10 @@ moments where every vehicle across steps up, by about the same factor, are the
 candidates. A window the vehicle is not seen in long enough beside them (it enters
 just before the moment, or is lost just after) leaves only the other side's trend.
 Two or more vehicles must step at once: one alone may be a driver pulling away
-from a queue; a vehicle creeping (under half its own box per second) is not
-compared, its box's jitter is much of its pace.
+from a queue.
 Whether: the other vehicles, after the moment against before it at the same
 places in the picture (pace.py: same place and heading, so the same lane at the
-same scale, other drivers only). The edit makes the traffic after pass the places
+same scale). The edit makes the traffic after pass the places
 the traffic before passed by about the factor the vehicles stepped by, and it
 lasts to the end of the shot: the comparison spans the shot around the moment
 (between jumps in the picture: across a cut or a splice the footage may be of
@@ -43,8 +42,6 @@ from .pace import PaceSamples, PlaceRatio, place_ratio
 WINDOW_S = 0.3           # pace fitted over this long on each side (box jitter against a ramp's length)
 MIN_OBS = 4              # observations a window needs
 MOVING_SHARE = 0.3       # a vehicle slower than this share of its cruise (90th pct) is not compared
-CREEP_SIZES_PER_S = 0.5  # ...or than half its own box per second (a car at ~8 km/h: creeping, where
-                         # the box's jitter is much of the pace)
 MIN_FACTOR = 1.4         # every vehicle's pace steps up at least this much...
 MIN_STEPPED = 2          # ...two or more of them: one alone may be a driver pulling away from a queue
 AGREE = 1.6              # ...and the vehicles' factors are within this ratio of each other
@@ -68,7 +65,6 @@ class _Path:
     t: np.ndarray
     sums: np.ndarray         # (N+1, 4 edges, 6): cumulative [1, t, t^2, e, t*e, edge at the frame's border]
     cruise: float
-    size: float              # the box's larger side (px), median
 
     @classmethod
     def of(cls, track, width: int, height: int):
@@ -86,8 +82,7 @@ class _Path:
             d = np.where(cut[1:] | cut[:-1], np.nan, np.diff(e, axis=0))
             v = np.column_stack([np.nanmean(d[:, [0, 2]], axis=1), np.nanmean(d[:, [1, 3]], axis=1)])
         moves = (np.hypot(*v.T) / np.maximum(np.diff(t), 1e-9))[np.isfinite(v).all(axis=1)]
-        size = float(np.median(np.maximum(e[:, 2] - e[:, 0], e[:, 3] - e[:, 1])))
-        return cls(track.track_id, t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0, size)
+        return cls(track.track_id, t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0)
 
     def _edge_rates(self, lo: float, hi: float):
         """Per edge: least-squares rate (px/s) over [lo, hi), NaN where the edge
@@ -127,7 +122,7 @@ class _Path:
         if vs is None:
             return None
         before = float(np.hypot(*vs[1]))
-        if before < MOVING_SHARE * self.cruise or before < CREEP_SIZES_PER_S * self.size:
+        if before < MOVING_SHARE * self.cruise or before <= 0:
             return None
         pace = [float(v @ vs[1]) / before for v in vs]     # along its motion: a reversal is negative
         # only the part of the step beyond any rise just before or just after it: a vehicle
