@@ -36,8 +36,9 @@ CLEAN_REAL = ("city_street_a", "highway_uk", "city_zoom_a")   # no known edit-li
 THRESHOLDS_SPEED = ("speed_change (issue 17, session 6): its rules were chosen on synth seeds 1 and 100 "
                     "and on the speed edits of seed 200 (stop_and_go, vertical, shaky_noisy, two_way, "
                     "convoy25) and the clean stop_and_go seed 1, and on the real clips "
-                    "city_cut_a_reverse and city_street_a_speed, all looked at (residential_a_speed was not); the generated rows of "
-                    "seed 400 (edits and clean clips) were not looked at before this run.")
+                    "city_cut_a_reverse and city_street_a_speed, all looked at (residential_a_speed "
+                    "was not); the generated rows of seed 400 (edits and clean clips) were not looked "
+                    "at before this run.")
 THRESHOLDS = ("Thresholds and methods were chosen on synth seeds 1 and 100 (the same scenarios "
               "and edits; for the issue-17 follow-up also seeds 1-3 re-streamed with held or stalled "
               "pictures); the generated rows here (seeds 200, 201) were not looked at while choosing. "
