@@ -214,7 +214,7 @@ class Pick:
         ap = argparse.ArgumentParser(prog="bench_integrity.py", description=__doc__.split("\n")[0])
         ap.add_argument("parts", nargs="*", help="any of edits, clean, real (default: all)")
         ap.add_argument("--quick", action="store_true")
-        ap.add_argument("--kinds", help=f"edits to run, comma-separated, of {','.join(KIND_OF)}")
+        ap.add_argument("--kinds", help=f"edits to run, comma-separated, of {','.join(KIND_OF)} (none: no edit)")
         ap.add_argument("--seeds", help="generated edits' seeds, comma-separated")
         ap.add_argument("--clean-seeds", help="generated clean clips' seeds, comma-separated")
         ap.add_argument("--real-edits", default="", help="real edited clips to run too, e.g. city_cut_a_reverse")
@@ -224,7 +224,7 @@ class Pick:
         if set(a.parts) - {"edits", "clean", "real"}:
             ap.error(f"unknown part(s) {sorted(set(a.parts) - {'edits', 'clean', 'real'})}; have edits, clean, real")
         ints = lambda text, default: tuple(int(x) for x in text.split(",")) if text else default
-        kinds = tuple(a.kinds.split(",")) if a.kinds else tuple(KIND_OF)
+        kinds = () if a.kinds == "none" else tuple(a.kinds.split(",")) if a.kinds else tuple(KIND_OF)
         if set(kinds) - set(KIND_OF):
             ap.error(f"unknown edit kind(s) {sorted(set(kinds) - set(KIND_OF))}; have {', '.join(KIND_OF)}")
         return cls(kinds, ints(a.seeds, EDIT_SEEDS), ints(a.clean_seeds, CLEAN_SEEDS),
