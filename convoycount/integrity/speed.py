@@ -11,8 +11,9 @@ moment; the step between the two windows next to it, less the vehicle's own
 trend (the mean change between the windows on either side: a vehicle gathering
 speed ramps its pace), relative to its pace before, is its pace step there. The
 moments where every vehicle across steps up, by about the same factor, are the
-candidates. A window the vehicle is not seen in long enough beside them (it enters
-just before the moment, or is lost just after) leaves only the other side's trend.
+candidates. A window beyond the two next to the moment that the vehicle is not
+seen long enough in (it enters just before the moment, or is lost just after) is
+left out, and with it that side's trend.
 Two or more vehicles must step at once: one alone may be a driver pulling away
 from a queue.
 Whether: the other vehicles, after the moment against before it at the same
