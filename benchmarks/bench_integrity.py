@@ -129,7 +129,7 @@ def _score(findings, truth, known: set, tally, origin: str, name: str) -> bool:
         tally[(origin, k)]["false_alarms"] += 1
         tally[(origin, k)]["false_on"].append(name)
     print(f"{origin} {name}: {'edit ' + truth['kind'] if truth else 'clean'}; findings "
-          f"{sorted(kinds) or '-'}; {'MISSED ' if truth is not None and not hit else ''}"
+          f"{sorted((f.kind, round(f.start_s, 2)) for f in findings) or '-'}; {'MISSED ' if truth is not None and not hit else ''}"
           f"{'FALSE ' + str(sorted(extra)) if extra else ''}", file=sys.stderr, flush=True)
     return not extra
 
@@ -209,7 +209,8 @@ class Pick:
     unedited: str = "all"
 
     @classmethod
-    def of_args(cls, argv: list) -> "Pick":
+    def of_args(cls, argv: list) -> tuple:
+        """(Pick, parts) from the command line."""
         import argparse
         ap = argparse.ArgumentParser(prog="bench_integrity.py", description=__doc__.split("\n")[0])
         ap.add_argument("parts", nargs="*", help="any of edits, clean, real (default: all)")
@@ -228,7 +229,7 @@ class Pick:
         if set(kinds) - set(KIND_OF):
             ap.error(f"unknown edit kind(s) {sorted(set(kinds) - set(KIND_OF))}; have {', '.join(KIND_OF)}")
         return cls(kinds, ints(a.seeds, EDIT_SEEDS), ints(a.clean_seeds, CLEAN_SEEDS),
-                   tuple(x for x in a.real_edits.split(",") if x), a.unedited)
+                   tuple(x for x in a.real_edits.split(",") if x), a.unedited), tuple(a.parts)
 
 
 def run(quick: bool = False, parts: tuple = ("edits", "clean", "real"), pick: Pick = Pick()) -> str:
@@ -299,6 +300,5 @@ def _table(tally, clean: dict, known_found: list, cost: str, pick: Pick = Pick()
 
 
 if __name__ == "__main__":
-    pick = Pick.of_args(sys.argv[1:])
-    chosen = tuple(a for a in sys.argv[1:] if a in ("edits", "clean", "real"))
+    pick, chosen = Pick.of_args(sys.argv[1:])
     print(run(quick="--quick" in sys.argv, parts=chosen or ("edits", "clean", "real"), pick=pick))
