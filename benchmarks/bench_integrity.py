@@ -300,5 +300,7 @@ def _table(tally, clean: dict, known_found: list, cost: str, pick: Pick = Pick()
 
 
 if __name__ == "__main__":
+    # the checkout this file is in, not whichever convoycount the environment installed
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     pick, chosen = Pick.of_args(sys.argv[1:])
     print(run(quick="--quick" in sys.argv, parts=chosen or ("edits", "clean", "real"), pick=pick))
