@@ -159,5 +159,68 @@ def test_queues_moving_off_at_once_are_not_a_speed_change(tmp_path):
     import convoycount
     path = tmp_path / "clean.mp4"
     generate(path, scenario("stop_and_go", seed=1))
+    integrity = convoycount.analyze(path).integrity
+    assert not integrity.findings, [f.to_dict() for f in integrity.findings]
+    # three vehicles step up together at 42.4 s, with too few others after it to tell:
+    # the report says so instead of guessing
+    assert any(n.startswith("speed_change undetermined") for n in integrity.notes), integrity.notes
+
+
+@pytest.mark.slow
+def test_a_speed_up_is_witnessed_by_a_vehicle_lost_just_after_it(tmp_path):
+    # vertical seed 200: the two vehicles across the moment are each seen for under 0.3 s
+    # on one side of it (one is lost where it meets an oncoming one, one enters just
+    # before); their step still shows without the trend window there (before: no candidate)
+    import convoycount
+    path = tmp_path / "speed.mp4"
+    want = generate(path, scenario("vertical", seed=200), edit="speed").edit["finding"]
     findings = convoycount.analyze(path).integrity.findings
-    assert not findings, [f.to_dict() for f in findings]
+    assert _found(findings, "speed_change", want["start_s"]), [f.to_dict() for f in findings]
+    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+
+
+@pytest.mark.slow
+def test_a_speed_up_in_stop_and_go_traffic_is_confirmed_at_the_same_places(tmp_path):
+    # stop_and_go seed 200: three vehicles step up at once; in the 4 s before, no other
+    # vehicle is measurable for the length-prior K (before: missed). The traffic after
+    # the moment passes the places the traffic before passed about twice as fast.
+    import convoycount
+    path = tmp_path / "speed.mp4"
+    want = generate(path, scenario("stop_and_go", seed=200), edit="speed").edit["finding"]
+    findings = convoycount.analyze(path).integrity.findings
+    found = _found(findings, "speed_change", want["start_s"])
+    assert found, [f.to_dict() for f in findings]
+    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+    assert "vehicles witness it" in found[0].detail
+
+
+@needs_clips
+@pytest.mark.slow
+def test_one_driver_pulling_away_on_a_real_street_is_not_a_speed_change(tmp_path):
+    # city_cut_a with 16-18.5 s reversed (the benchmark's edit): around 23.8 s one car
+    # steps up 1.5x while pulling away, another, cut by the frame's left border all along,
+    # creeps on, and the traffic after passes the same places ~1.6x faster. One vehicle
+    # stepping alone is a driver, not the clip (with one allowed: a false speed_change at
+    # 23.8 s); the creeping one's cruise comes from its free box edges (with none, its
+    # jitter passed as the second step: a false speed_change at 23.8 s)
+    import subprocess
+
+    import imageio_ffmpeg
+
+    import convoycount
+    path = tmp_path / "city_cut_a_reverse.mp4"
+    v = "[0:v]"
+    fc = (f"{v}trim=0:16,setpts=PTS-STARTPTS[p0];{v}trim=16:18.5,setpts=PTS-STARTPTS,reverse[p1];"
+          f"{v}trim=18.5,setpts=PTS-STARTPTS[p2];[p0][p1][p2]concat=n=3:v=1[o]")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(REAL / "city_cut_a.mp4"),
+                    "-filter_complex", fc, "-map", "[o]", "-an", "-c:v", "libx264", "-preset", "veryfast",
+                    "-crf", "26", "-fps_mode", "cfr", "-r", _rate(REAL / "city_cut_a.mp4"), str(path)], check=True)
+    findings = convoycount.analyze(path).integrity.findings
+    assert not [f for f in findings if f.kind == "speed_change"], [f.to_dict() for f in findings]
+    assert _found(findings, "reversed", 16.0), [f.to_dict() for f in findings]
+
+
+def _rate(src) -> str:
+    import av
+    with av.open(str(src)) as c:
+        return str(c.streams.video[0].guessed_rate)

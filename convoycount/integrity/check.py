@@ -46,8 +46,9 @@ def check(log: SignatureLog, tracks: Optional[list] = None, size: Optional[tuple
         clip = (float(t[0]), float(t[-1]))
         more = find_reversed(tracks, size[0], size[1], [float(t[lp.index]) for lp in leaps], clip)
         more = [f for f in more if not any(f.start_s <= r.end_s and r.start_s <= f.end_s for r in rev)]
-        findings += more + find_speed_change(tracks, size[0], size[1], clip,
-                                                [float(t[lp.index]) for lp in every_leap])
+        speed, notes = find_speed_change(tracks, size[0], size[1], clip, [float(t[lp.index]) for lp in every_leap])
+        findings += more + speed
+        report.notes += notes
         seams |= {int(np.searchsorted(t, e - 1e-6)) + k for f in more for e in (f.start_s, f.end_s)
                   for k in (0, 1)}
     findings += _gaps(t, leaps, seams)

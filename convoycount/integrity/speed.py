@@ -11,36 +11,45 @@ moment; the step between the two windows next to it, less the vehicle's own
 trend (the mean change between the windows on either side: a vehicle gathering
 speed ramps its pace), relative to its pace before, is its pace step there. The
 moments where every vehicle across steps up, by about the same factor, are the
-candidates. (The generator's stop-and-go vehicles change speed in steps; a real
-vehicle cannot, but there one vehicle alone stepping up can be a start from a
-queue.)
-Whether: the speed-up estimator (retime.estimate_kinematics) gives the K of the
-traffic in the seconds before and after a candidate, from all vehicles there,
-without the road's and fleet's uncertainty that both share. The edit raises K
-by the factor the vehicles stepped by, and for good: K after must be well above
-K before, and the K of the whole rest of the clip well above that of the whole
-part before, both from the other vehicles (the ones that stepped are the first
-witness, K must be a second); of the candidates that pass, the
-one where K rises most is the moment (the two measures are independent: one is
-each vehicle against itself within a second, the other the traffic's absolute
-pace over seconds)."""
+candidates. A window beyond the two next to the moment that the vehicle is not
+seen long enough in (it enters just before the moment, or is lost just after) is
+left out, and with it that side's trend.
+Two or more vehicles must step at once: one alone may be a driver pulling away
+from a queue.
+Whether: the other vehicles, after the moment against before it at the same
+places in the picture (pace.py: same place and heading, so the same lane at the
+same scale). The edit makes the traffic after pass the places
+the traffic before passed by about the factor the vehicles stepped by, and it
+lasts to the end of the shot: the comparison spans the shot around the moment
+(between jumps in the picture: across a cut or a splice the footage may be of
+another time or place). At least MIN_WITNESSES vehicles on each side, most of
+them faster; with fewer, the pace of a few drivers decides and nothing is said.
+Of the candidates that pass, the one where the traffic's pace rises most is the
+moment. The two witnesses are independent: one is each vehicle against itself
+within a second, the other each vehicle against other vehicles at the same place
+seconds apart. The finding's confidence grows with the number of vehicles that
+witness it."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .findings import Finding
+from .pace import PaceSamples, PlaceRatio, place_ratio
 
 WINDOW_S = 0.3           # pace fitted over this long on each side (box jitter against a ramp's length)
 MIN_OBS = 4              # observations a window needs
 MOVING_SHARE = 0.3       # a vehicle slower than this share of its cruise (90th pct) is not compared
 MIN_FACTOR = 1.4         # every vehicle's pace steps up at least this much...
+MIN_STEPPED = 2          # ...two or more of them: one alone may be a driver pulling away from a queue
 AGREE = 1.6              # ...and the vehicles' factors are within this ratio of each other
-KEEPS = 1.4              # and the other vehicles' K rises at least this much (seconds around, whole clip)
-AROUND_S = 4.0           # those seconds (the best-supported step is the moment)
-MIN_AROUND_S = 2.0       # at least this much of them inside the clip on each side
+KEEPS = 1.4              # and the other vehicles pass the same places at least this much faster after
+MOST = 0.75              # (this share of them faster than the ones before)
+MIN_WITNESSES = 3        # other vehicles needed on each side: fewer, and the pace of a few drivers decides
+MIN_AROUND_S = 2.0       # clip needed on each side of the moment
 BORDER_PX = 2            # a box edge this close to the frame's edge is the frame's
 EDGE_S = 1.0             # moments this close to the clip's ends or to a jump in the picture are
                          # not tried (a window there straddles the jump)
@@ -67,10 +76,13 @@ class _Path:
         tt = np.repeat(t[:, None], 4, axis=1)
         cols = np.stack([np.ones_like(e), tt, tt * tt, e, tt * e, cut.astype(float)], axis=2)
         sums = np.concatenate([np.zeros((1, 4, 6)), np.cumsum(cols, axis=0)])
-        centre = (e[:, :2] + e[:, 2:]) / 2
-        dt = np.maximum(np.diff(t), 1e-9)
-        whole = ~cut.any(axis=1)[1:]
-        moves = np.hypot(*np.diff(centre, axis=0).T)[whole] / dt[whole]
+        # per frame, each axis from the edges off the border in both frames (a vehicle
+        # cut by the border all along, parked at the edge, still has a cruise)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            d = np.where(cut[1:] | cut[:-1], np.nan, np.diff(e, axis=0))
+            v = np.column_stack([np.nanmean(d[:, [0, 2]], axis=1), np.nanmean(d[:, [1, 3]], axis=1)])
+        moves = (np.hypot(*v.T) / np.maximum(np.diff(t), 1e-9))[np.isfinite(v).all(axis=1)]
         return cls(track.track_id, t, sums, float(np.percentile(moves, 90)) if len(moves) else 0.0)
 
     def _edge_rates(self, lo: float, hi: float):
@@ -86,18 +98,22 @@ class _Path:
         return np.where(cut > 0, np.nan, (n * ste - st * se) / den)
 
     def velocity_windows(self, m: float):
-        """The velocity in the four windows around m, each axis from the same edges in all four."""
+        """The velocity in the four windows around m, each axis from the same edges in
+        all of them; an outer window the vehicle is not seen in long enough is NaN (a
+        vehicle entering just before the moment, or lost just after it)."""
         w = WINDOW_S
         rates = [self._edge_rates(lo, lo + w) for lo in (m - 2 * w, m - w, m, m + w)]
-        if any(r is None for r in rates):
+        if rates[1] is None or rates[2] is None:
             return None
-        r = np.array(rates)                         # (window, edge)
-        out = np.zeros((4, 2))
+        seen = [k for k, r in enumerate(rates) if r is not None]
+        r = np.full((4, 4), np.nan)
+        r[seen] = [rates[k] for k in seen]
+        out = np.full((4, 2), np.nan)
         for axis, edges in ((0, [0, 2]), (1, [1, 3])):
-            good = [k for k in edges if not np.isnan(r[:, k]).any()]
+            good = [k for k in edges if not np.isnan(r[seen, k]).any()]
             if not good:
                 return None
-            out[:, axis] = r[:, good].mean(axis=1)
+            out[seen, axis] = r[seen][:, good].mean(axis=1)
         return out
 
     def pace_step(self, m: float):
@@ -112,44 +128,53 @@ class _Path:
         pace = [float(v @ vs[1]) / before for v in vs]     # along its motion: a reversal is negative
         # only the part of the step beyond any rise just before or just after it: a vehicle
         # gathering speed rises on both sides, a box that swallows a neighbour jumps on one
-        rise = max(0.0, pace[1] - pace[0], pace[3] - pace[2])
+        rise = max(0.0, np.nan_to_num(pace[1] - pace[0]), np.nan_to_num(pace[3] - pace[2]))
         return 1.0 + (pace[2] - pace[1] - rise) / before
 
 
-def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=()) -> list:
+def find_speed_change(tracks, width: int, height: int, clip: tuple, leap_times=()) -> tuple:
+    """(findings, notes): at most one speed_change; a note when vehicles stepped up
+    together but too few others passed the same places to say whether it was an edit."""
     paths = [_Path.of(tr, width, height) for tr in tracks if len(tr.observations) >= 2 * MIN_OBS]
-    best = None
+    samples = PaceSamples.of(tracks, width, height)
+    best, thin = None, None
     for _, moment, stepped in _candidates(paths, clip, leap_times):
-        if min(moment - clip[0], clip[1] - moment) < MIN_AROUND_S:
+        if min(moment - clip[0], clip[1] - moment) < MIN_AROUND_S or len(stepped) < MIN_STEPPED:
             continue
-        factors = list(stepped.values())
-        # the traffic's K from the other vehicles: the ones that stepped are the first
-        # witness, K must be a second one
-        others = [tr for tr in tracks if tr.track_id not in stepped]
-        k1, k2 = (_k(others, width, height, lo, hi) for lo, hi in ((moment - AROUND_S, moment),
-                                                                    (moment, moment + AROUND_S)))
-        if not (k1.ok and k2.ok):
+        # the second witness: the other vehicles, after the moment against before it at
+        # the same places (the ones that stepped are the first witness)
+        shot = (max([lt for lt in leap_times if lt < moment], default=-math.inf),
+                min([lt for lt in leap_times if lt > moment], default=math.inf))
+        place = place_ratio(samples, moment, exclude=stepped, shot=shot)
+        if min(place.vehicles_after, place.vehicles_before) < MIN_WITNESSES:
+            thin = thin if thin is not None and len(thin[1]) >= len(stepped) else (moment, stepped, place)
             continue
-        ratio = k2.speedup / k1.speedup
-        if ratio < KEEPS or (best is not None and ratio <= best[0]):
+        if place.factor < KEEPS or place.faster_share < MOST:
             continue
-        # ...and it lasts: a queue moving off after standing raises K over a few seconds,
-        # but the whole rest of the clip is no faster than the whole part before
-        g1, g2 = (_k(others, width, height, lo, hi) for lo, hi in ((-math.inf, moment), (moment, math.inf)))
-        if g1.ok and g2.ok and g2.speedup >= KEEPS * g1.speedup:
-            best = (ratio, moment, factors, k1, k2)
-    if best is None:
-        return []
-    _, moment, factors, k1, k2 = best
+        if best is None or place.factor > best[0].factor:
+            best = (place, moment, list(stepped.values()))
+    if best is not None:
+        return [_finding(*best, clip)], []
+    return [], ([] if thin is None else [_undetermined(*thin)])
+
+
+def _undetermined(moment: float, stepped: dict, place: PlaceRatio) -> str:
+    return (f"speed_change undetermined at {moment:.2f} s: {len(stepped)} vehicles step up "
+            f"{float(np.median(list(stepped.values()))):.2f}x at once, but only {place.vehicles_before} "
+            f"other vehicle(s) before and {place.vehicles_after} after it pass the same places "
+            f"({MIN_WITNESSES} each needed to tell an edit from the traffic's own pace): not reported")
+
+
+def _finding(place: PlaceRatio, moment: float, factors: list, clip: tuple) -> Finding:
     factor = float(np.median(factors))
-    return [Finding("speed_change", moment, float(clip[1]),
-                    f"from {moment:.2f} s the footage plays about {factor:.2f}x as fast as before: "
-                    f"{len(factors)} vehicle(s) on screen then step up {factor:.2f}x at once, each against "
-                    f"its own pace just before, and the traffic of the next {AROUND_S:.0f} s moves faster "
-                    f"than that of the {AROUND_S:.0f} s before: speed-up K {k1.speedup:.2f} "
-                    f"({k1.interval[0]:.2f}-{k1.interval[1]:.2f}) before, {k2.speedup:.2f} "
-                    f"({k2.interval[0]:.2f}-{k2.interval[1]:.2f}) after (frames dropped or the part sped up)",
-                    confidence=min(1.0, 0.4 + 0.2 * len(factors) + abs(math.log(factor)) / 4))]
+    witnesses = len(factors) + place.vehicles_after + place.vehicles_before
+    return Finding("speed_change", moment, float(clip[1]),
+                   f"from {moment:.2f} s the footage plays about {factor:.2f}x as fast as before: "
+                   f"{len(factors)} vehicle(s) on screen then step up {factor:.2f}x at once, each against "
+                   f"its own pace just before, and {place.vehicles_after} other vehicle(s) after it pass the "
+                   f"places {place.vehicles_before} vehicle(s) before it passed {place.factor:.2f}x as fast "
+                   f"(frames dropped or the part sped up; {witnesses} vehicles witness it)",
+                   confidence=min(1.0, 0.2 + 0.05 * witnesses + abs(math.log(factor)) / 4))
 
 
 def _candidates(paths: list, clip: tuple, leap_times) -> list:
@@ -175,15 +200,3 @@ def _frame_s(paths: list) -> float:
     steps = np.concatenate([np.diff(p.t) for p in paths]) if paths else np.array([])
     steps = steps[steps > 0]
     return float(np.median(steps)) if len(steps) else 0.1
-
-
-def _k(tracks, width: int, height: int, lo: float, hi: float):
-    """The speed-up estimator's K (an Estimate) for the part [lo, hi), without the
-    road's and fleet's shared uncertainty (both parts share the road and traffic)."""
-    import dataclasses
-
-    from ..retime import KinematicPrior, estimate_kinematics
-    parts = [dataclasses.replace(tr, observations=tuple(o for o in tr.observations if lo <= o.time_s < hi))
-             for tr in tracks]
-    parts = [p for p in parts if p.observations]
-    return estimate_kinematics(parts, width, height, prior=KinematicPrior(speed_log_sd=0.0, generic_fleet_log_sd=0.0))
