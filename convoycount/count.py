@@ -122,10 +122,10 @@ class CounterSettings:
     rigid_jitter_frac: float = 0.1   # ...and by more than box edges jitter (a share of the extent)
     rigid_window_s: float = 3.0      # ...seen within this much clip time either side of the
                                      # crossing (a vehicle stopped on the line moved on the way in)
-    rigid_local_n: int = 3           # ...and, over this many sightings clearly either side of the
-                                     # line, each end seen whole moved forward by rigid_travel_frac
-                                     # of the centre's own progress (a median of three survives one
-                                     # bad box; 0 switches the check off)
+    rigid_local_n: int = 3           # ...and, over up to this many sightings clearly either side of
+                                     # the line (at least two), each end seen whole moved forward by
+                                     # rigid_travel_frac of the centre's own progress (a median of
+                                     # three survives one bad box; 0 switches the check off)
     same_vehicle_overlap: float = 0.6   # two tracks crossing together on boxes overlapping by more
                                         # than this share of the smaller are one vehicle (the
                                         # tracker's duplicate_overlap: the same reading of a box;
@@ -293,20 +293,26 @@ class LineCounter:
 
     def _ends_carry_centre(self, obs, i0: int, i1: int, to_side: int) -> bool:
         """At the crossing itself, does every end of the box seen whole move forward with
-        its centre? Judged on the `rigid_local_n` sightings up to i0 (the last clearly on
-        the side it came from) and from i1 (the first clearly on the other), so the
-        centre has moved by at least its two margins. The centre of a standing vehicle
-        slides over the line when the picture's edge (a pan) or a vehicle in front eats
-        one end of its box while the other end stands; a track that takes over a
-        passing vehicle's box a moment later then moves over the 3 s window as a whole,
-        but at the crossing only the eaten end had moved. A track seen fewer times on a
-        side is left to the window's test: a median of two is one bad box away from any
-        value (a vehicle lost half hidden just past the line, samples/vfr_phone.mp4)."""
+        its centre? Judged on the `rigid_local_n` sightings nearest the crossing that are
+        clearly on the side it came from (up to i0) and clearly on the other (from i1),
+        so the centre has moved by at least its two margins. The centre of a standing
+        vehicle slides over the line when the picture's edge (a pan) or a vehicle in
+        front eats one end of its box while the other end stands; a track that takes
+        over a passing vehicle's box a moment later then moves over the 3 s window as a
+        whole, but at the crossing only the eaten end had moved. A box no longer clearly
+        past the line (a vehicle lost half hidden just after it crossed,
+        samples/vfr_phone.mp4) is no evidence either way, and with fewer than two clear
+        sightings on a side the window's test alone decides."""
         s = self.settings
         k = s.rigid_local_n
-        before, after = obs[max(0, i0 - k + 1):i0 + 1], obs[i1:i1 + k]
-        if k == 0 or len(before) < k or len(after) < k:
-            return True         # too few sightings for a median to outvote a bad box
+        t = obs[i0].time_s
+        def clear(o, side):
+            return (side * self.side_distance(o.scene_center) >= self._margin(o.scene)
+                    and abs(o.time_s - t) <= s.rigid_window_s)
+        before = [o for o in obs[:i0 + 1] if clear(o, -to_side)][-k:] if k else []
+        after = [o for o in obs[i1:] if clear(o, to_side)][:k]
+        if len(before) < 2 or len(after) < 2:
+            return True
         n = self._normal * to_side
         centre = (float(np.median([np.dot(o.scene_center, n) for o in after]))
                   - float(np.median([np.dot(o.scene_center, n) for o in before])))
