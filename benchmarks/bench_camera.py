@@ -3,9 +3,14 @@ a pan after the column of up to one frame width, zoom up to 1.5x, parked vehicle
 verge beside the line), counted in scene coordinates with the project's YOLO model.
 
 Done when (issue 14): counts exact on >= 90 % of the clips and no parked vehicle ever
-counted. Held-out seeds 300-319. Tuned on: seeds 1-6 (the camera stage and the
-standing-track rules) and 200-219 (the counter's rigid-motion rule: the misses of the
-first run, seeds 202, 204, 213, 214, 218, 219, were diagnosed on them). Two worker
+counted. Held-out seeds 340-359. Tuned on: seeds 1-6 (the camera stage and the
+standing-track rules), 200-219 (the counter's rigid-motion rule: the misses of the
+first run, seeds 202, 204, 213, 214, 218, 219, were diagnosed on them), 300-319 (the
+held-out range until the parked counts on seeds 300 and 312 were diagnosed: the rigid
+check at the crossing itself and one count per vehicle) and 320-339 (held out once,
+then seed 332's parked count was diagnosed: the check's sightings). From seed 320 on, a quarter
+of the clips (seed % 4 == 3) are filmed through a window (reflection and frame fixed
+in the picture): a variation added after all tuning, seen only here. Two worker
 processes, one clip each. A few clips are also counted with --no-camera, and the
 camera stage's cost is measured on a fixed-camera sample.
 """
@@ -25,8 +30,9 @@ from convoycount.synth.camera import CameraMove, generate_moving
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = str(ROOT / "models" / "convoy-yolo.pt")
-HELD_OUT = range(300, 320)
-TUNED = "1-6 and 200-219"
+HELD_OUT = range(340, 360)
+TUNED = "1-6, 200-219, 300-319 and 320-339"
+WINDOW_FROM = 320              # seeds this high or higher may be filmed through a window
 NO_CAMERA = 3                  # clips also counted without compensation
 
 
@@ -39,8 +45,17 @@ def clip_settings(seed: int) -> tuple:
                    crf=26)
     move = CameraMove(shake_frac=round(float(rng.uniform(0.0, 0.03)), 4),
                       pan_frac=round(float(rng.uniform(0.0, 1.0)), 3),
-                      zoom=round(float(rng.uniform(1.0, 1.5)), 3), parked=int(rng.integers(1, 4)))
+                      zoom=round(float(rng.uniform(1.0, 1.5)), 3), parked=int(rng.integers(1, 4)),
+                      window=_window(seed))
     return cfg, move
+
+
+def _window(seed: int) -> float:
+    """Reflection strength through a window (0: none), on its own random stream so the
+    other settings of every seed stay what they were."""
+    if seed < WINDOW_FROM or seed % 4 != 3:
+        return 0.0
+    return round(float(np.random.default_rng([seed, 14, 1]).uniform(0.1, 0.3)), 3)
 
 
 def _count(path, camera: bool = True):
@@ -87,6 +102,7 @@ def _row(seed: int, d: str) -> tuple:
     false = false_parked(parked, c)
     m = r.camera.motion()
     line = (f"| {seed} | x{cfg.speedup} | {move.shake_frac:.1%} | {move.pan_frac:.2f} | {move.zoom:.2f} | "
+            f"{move.window or '-'} | "
             f"{move.parked} | {truth['camera']['not_watched_crossings']} | {c.true_total} | "
             f"{c.counted_total} | {c.matched} | {parked} | {false} | {'yes' if c.exact else 'NO'} | "
             f"{m['max_shift_frac']:.1%} | x{m['zoom'][1]:.2f} | {cpu_ms:.0f} | {fps:.1f} |")
@@ -114,10 +130,10 @@ def _overhead() -> str:
             "unchanged (tests/test_golden.py).")
 
 
-HEAD = ("| seed | K | shake (of width) | pan (widths) | zoom | parked | crossings out of view | true | "
+HEAD = ("| seed | K | shake (of width) | pan (widths) | zoom | window | parked | crossings out of view | true | "
         "counted | matched | events on a parked place | parked counted (false) | exact | "
         "measured max shift | measured zoom | CPU ms/frame | fps |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 
 
 def _seed_job(seed: int) -> tuple:
@@ -145,9 +161,16 @@ def run(quick: bool = False) -> str:
     rows = [line for _, _, _, line, _ in results]
     nc = "; ".join(f"seed {s}: {n[1]} counted of {n[2]}{' (exact)' if n[0] else ''}, {n[3]} parked"
                    for s, _, _, _, n in results if n is not None)
+    split = []
+    for name, through in (("without a window", False), ("through a window", True)):
+        part = [(ok, p) for s, ok, p, _, _ in results if bool(_window(s)) == through]
+        if part:
+            split.append(f"{name} {sum(ok for ok, _ in part)}/{len(part)} exact, "
+                         f"{sum(p for _, p in part)} parked counted")
     return ("## Moving camera (generated handheld clips, project YOLO, scene coordinates)\n\n"
             f"Held-out seeds {held[0]}-{held[-1]}: **{exact}/{len(held)} counted exactly** "
-            f"({100 * exact / len(held):.0f} %), **{parked} parked vehicle(s) counted**. A crossing "
+            f"({100 * exact / len(held):.0f} %), **{parked} parked vehicle(s) counted** "
+            f"({'; '.join(split)}). A crossing "
             "counts in the truth only while at least half the line is in the picture (the pipeline's "
             "own rule); 'crossings out of view' were left out of 'true' for that reason. 'Events on a "
             "parked place': events of tracks that stayed within a parked vehicle's box (grown by half) "

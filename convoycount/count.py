@@ -6,6 +6,8 @@ from typing import Optional
 
 import numpy as np
 
+from .geometry import overlap_of_smaller
+
 DIRECTIONS = ("left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top")
 
 
@@ -120,6 +122,14 @@ class CounterSettings:
     rigid_jitter_frac: float = 0.1   # ...and by more than box edges jitter (a share of the extent)
     rigid_window_s: float = 3.0      # ...seen within this much clip time either side of the
                                      # crossing (a vehicle stopped on the line moved on the way in)
+    rigid_local_n: int = 3           # ...and, over up to this many sightings clearly either side of
+                                     # the line (at least two), each end seen whole moved forward by
+                                     # rigid_travel_frac of the centre's own progress (a median of
+                                     # three survives one bad box; 0 switches the check off)
+    same_vehicle_overlap: float = 0.6   # two tracks crossing together on boxes overlapping by more
+                                        # than this share of the smaller are one vehicle (the
+                                        # tracker's duplicate_overlap: the same reading of a box;
+                                        # 1 switches the check off)
     edge_cut_px: float = 2.0         # a box end this close to the picture's edge is the edge, not
                                      # the vehicle's end: it says nothing about the vehicle moving
     auto_line_edge_frac: float = 0.1   # an automatic line keeps this far (fraction of the frame)
@@ -127,10 +137,14 @@ class CounterSettings:
 
     def __post_init__(self):
         for name in ("margin_frac", "margin_min_px", "segment_tol_px", "min_travel_diag",
-                     "rigid_travel_frac", "rigid_jitter_frac", "rigid_window_s", "edge_cut_px"):
+                     "rigid_travel_frac", "rigid_jitter_frac", "rigid_window_s", "edge_cut_px",
+                     "same_vehicle_overlap"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"CounterSettings.{name} must be a number >= 0, got {value!r}")
+        n = self.rigid_local_n
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"CounterSettings.rigid_local_n must be an integer >= 0, got {n!r}")
         edge = self.auto_line_edge_frac
         if isinstance(edge, bool) or not isinstance(edge, (int, float)) or not 0 <= edge < 0.5:
             raise ValueError(f"CounterSettings.auto_line_edge_frac must be in [0, 0.5), got {edge!r}")
@@ -179,6 +193,12 @@ class LineCounter:
 
     def crossing(self, track) -> Optional[CrossingEvent]:
         """The track's first crossing of the line, or None."""
+        found = self._crossing(track)
+        return None if found is None else found[0]
+
+    def _crossing(self, track) -> Optional[tuple]:
+        """(event, time of the last sighting clearly on the side it came from, time of
+        the first clearly on the other) of the track's first crossing, or None."""
         obs = track.observations
         if not self._travelled(obs):
             return None
@@ -192,8 +212,9 @@ class LineCounter:
                 continue
             if side != 0 and now != side:
                 ev = self._event(track, obs, last_clear, i)
-                if ev is not None and self._moved_through(obs, ev.clip_time_s, now):
-                    return ev
+                if ev is not None and self._moved_through(obs, ev.clip_time_s, now) \
+                        and self._ends_carry_centre(obs, last_clear, i, now):
+                    return ev, obs[last_clear].time_s, o.time_s
             side, last_clear = now, i
         return None
 
@@ -225,8 +246,10 @@ class LineCounter:
             return False
         return self._rigid(pool, split, to_side)
 
-    def _rigid(self, pool, split: float, to_side: int) -> bool:
-        """Both ends' progress from the observations up to `split` to those after it."""
+    def _ends(self, pool, split: float, to_side: int) -> tuple:
+        """({(end, later): [positions]}, largest extent across the line): where the back
+        (end 0) and front (end 1) of the box were seen, along the direction of travel,
+        up to `split` (later False) and after it."""
         s = self.settings
         n = self._normal * to_side                      # towards the side it crossed to
         ax = 0 if abs(n[0]) >= abs(n[1]) else 1
@@ -247,14 +270,54 @@ class LineCounter:
                 # bounds the progress from below on one side of the split.
                 if not was_cut or later == (k == 1):
                     ends[(k, later)].append(v)
-        judged = [k for k in (0, 1) if len(ends[(k, False)]) >= 2 and len(ends[(k, True)]) >= 2]
-        moved = [float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) for k in judged]
+        return ends, extent
+
+    @staticmethod
+    def _progress(ends: dict, least: int) -> list:
+        """Each end's progress (median after less median before), for the ends seen at
+        least `least` times on both sides."""
+        judged = [k for k in (0, 1) if len(ends[(k, False)]) >= least and len(ends[(k, True)]) >= least]
+        return [float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) for k in judged]
+
+    def _rigid(self, pool, split: float, to_side: int) -> bool:
+        """Both ends' progress from the observations up to `split` to those after it."""
+        s = self.settings
+        ends, extent = self._ends(pool, split, to_side)
+        moved = self._progress(ends, 2)
         if len(moved) == 2:
             # Both ends seen: a vehicle moves them alike, however slowly (a long bus in a
             # queue may advance less than half its length in the window); a box whose
             # visible part changes moves one end only. Each must beat the box-edge jitter.
             return min(moved) >= max(s.rigid_travel_frac * max(moved), s.rigid_jitter_frac * extent)
         return len(moved) == 1 and moved[0] >= s.rigid_travel_frac * extent
+
+    def _ends_carry_centre(self, obs, i0: int, i1: int, to_side: int) -> bool:
+        """At the crossing itself, does every end of the box seen whole move forward with
+        its centre? Judged on the `rigid_local_n` sightings nearest the crossing that are
+        clearly on the side it came from (up to i0) and clearly on the other (from i1),
+        so the centre has moved by at least its two margins. The centre of a standing
+        vehicle slides over the line when the picture's edge (a pan) or a vehicle in
+        front eats one end of its box while the other end stands; a track that takes
+        over a passing vehicle's box a moment later then moves over the 3 s window as a
+        whole, but at the crossing only the eaten end had moved. A box no longer clearly
+        past the line (a vehicle lost half hidden just after it crossed,
+        samples/vfr_phone.mp4) is no evidence either way, and with fewer than two clear
+        sightings on a side the window's test alone decides."""
+        s = self.settings
+        k = s.rigid_local_n
+        t = obs[i0].time_s
+        def clear(o, side):
+            return (side * self.side_distance(o.scene_center) >= self._margin(o.scene)
+                    and abs(o.time_s - t) <= s.rigid_window_s)
+        before = [o for o in obs[:i0 + 1] if clear(o, -to_side)][-k:] if k else []
+        after = [o for o in obs[i1:] if clear(o, to_side)][:k]
+        if len(before) < 2 or len(after) < 2:
+            return True
+        n = self._normal * to_side
+        centre = (float(np.median([np.dot(o.scene_center, n) for o in after]))
+                  - float(np.median([np.dot(o.scene_center, n) for o in before])))
+        ends, _ = self._ends(before + after, before[-1].time_s, to_side)
+        return all(m >= s.rigid_travel_frac * centre for m in self._progress(ends, 1))
 
     def _travelled(self, obs) -> bool:
         c0 = np.asarray(obs[0].scene_center)
@@ -285,9 +348,32 @@ class LineCounter:
         return None
 
     def count(self, tracks) -> list:
-        """Events of all tracks, in time order."""
-        events = [ev for ev in (self.crossing(t) for t in tracks) if ev is not None]
-        return sorted(events, key=lambda e: (e.clip_time_s, e.track_id))
+        """Events of all tracks, in time order, one per vehicle (see _same_vehicle)."""
+        by_id = {t.track_id: t for t in tracks}
+        found = sorted((f for f in map(self._crossing, tracks) if f is not None),
+                       key=lambda f: (f[0].clip_time_s, f[0].track_id))
+        kept = []
+        for f in found:
+            if not any(self._same_vehicle(f, k, by_id) for k in kept):
+                kept.append(f)
+        return [f[0] for f in kept]
+
+    def _same_vehicle(self, a: tuple, b: tuple, by_id: dict) -> bool:
+        """Are two crossings one vehicle's, counted by two tracks? Where a passing vehicle's
+        box merges with a parked one's on the line, the two tracks can swap vehicles there
+        and both cross with the one vehicle that moved. Two vehicles cannot fill the same
+        place at the same moment: crossings the same way, whose steps over the line
+        overlap in time, by tracks whose scene boxes on a frame of those steps are this
+        much one box (the share the tracker takes as a duplicate detection), are one."""
+        (ea, lo_a, hi_a), (eb, lo_b, hi_b) = a, b
+        if ea.direction != eb.direction or lo_a > hi_b or lo_b > hi_a:
+            return False
+        lo, hi = min(lo_a, lo_b), max(hi_a, hi_b)
+        boxes_b = {o.frame_index: o.scene for o in by_id[eb.track_id].observations if lo <= o.time_s <= hi}
+        pairs = [(o.scene, boxes_b[o.frame_index]) for o in by_id[ea.track_id].observations
+                 if lo <= o.time_s <= hi and o.frame_index in boxes_b]
+        return any(float(overlap_of_smaller([p], [q])[0, 0]) > self.settings.same_vehicle_overlap
+                   for p, q in pairs)
 
 
 def auto_line(tracks, width: int, height: int,

@@ -220,3 +220,26 @@ def test_line_at_needs_a_line_and_a_time_in_range():
         AnalysisOptions(line="0.5,0,0.5,1", line_at_s=1.0, start_s=2.0)
     with pytest.raises(ConvoyCountError, match="--no-camera"):
         AnalysisOptions(line="0.5,0,0.5,1", line_at_s=1.0, camera=False)
+
+
+# ------------------------------------------------------------------ the generator
+def test_a_clip_filmed_through_a_window_keeps_its_truth_and_its_frame_stays_in_the_picture(tmp_path):
+    """--window: a reflection and the window's frame fixed in the picture. The frame
+    covers only strips clear of the road, so the scene's truth is the clip's without it."""
+    from convoycount.synth.camera import WINDOW_FRAME_FRAC
+    cfg = scenario("news_story", seed=7, speedup=1, n_vehicles=1, duration_real_s=2.0, real_fps=10.0)
+    move = CameraMove(shake_frac=0.02, pan_frac=0.3, zoom=1.2, parked=1)
+    plain = generate_moving(tmp_path / "plain.mp4", cfg, move)
+    seen = generate_moving(tmp_path / "window.mp4", cfg, CameraMove(**{**move.__dict__, "window": 0.3}))
+    for key in ("frame_to_scene", "parked", "watched_s", "line_world_px"):
+        assert seen.camera[key] == plain.camera[key], key
+    assert seen.vehicles == plain.vehicles and seen.camera["window"] == 0.3
+    top = round(WINDOW_FRAME_FRAC[0] * 360)
+    pictures = [(f.image, g.image) for f, g in zip(frames(tmp_path / "window.mp4"), frames(tmp_path / "plain.mp4"))]
+    assert len(pictures) == plain.frames
+    for through, bare in pictures:
+        assert through[2:top - 2].mean() < 40 < bare[2:top - 2].mean()      # the frame, not the sky
+        # the reflection lies over the whole view: no pixel row of the road is as filmed
+        assert np.abs(through[top + 4:300].astype(int) - bare[top + 4:300]).mean() > 3
+    with pytest.raises(ConvoyCountError, match="window"):
+        CameraMove(window=0.5)

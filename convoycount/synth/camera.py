@@ -19,6 +19,9 @@ vehicle counts in the truth when its centre crosses the line (solved exactly in 
 world) while the line is *watched*: at least half of it in the picture at the last
 frame before the crossing (`camera.scene.line_share_in_view`, the test the pipeline
 applies). Parked vehicles stand on the far verge next to the line and never cross.
+With `window`, the clip is filmed through a window held against the phone: a
+reflection and the window's frame stay put in the picture (the frame only covers
+the top and bottom strips, clear of the road, so the truth is unchanged).
 """
 from __future__ import annotations
 
@@ -53,6 +56,10 @@ class CameraMove:
     zoom: float = 1.0                # zoom reached by the end of the middle of the clip (1..2)
     parked: int = 0                  # parked vehicles on the far verge beside the line (0..6)
     line_at_s: Optional[float] = None   # the line is placed in the picture at this clip time
+    window: float = 0.0              # filmed through a window, the phone held against the glass:
+                                     # the strength (<= 0.4) of a reflection that stays put in the
+                                     # picture, with the window's dark frame along the top and the
+                                     # bottom; both move with the phone, not with the scene (0: none)
 
     def __post_init__(self):
         def check(ok, name, expected):
@@ -66,6 +73,7 @@ class CameraMove:
         check(isinstance(self.parked, int) and 0 <= self.parked <= 6, "parked", "an integer in [0, 6]")
         check(self.line_at_s is None or (num(self.line_at_s) and self.line_at_s >= 0), "line_at_s",
               "None or a clip time >= 0")
+        check(num(self.window) and 0 <= self.window <= 0.4, "window", "in [0, 0.4]")
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,36 @@ def _parked(config: SynthConfig, move: CameraMove, line_world: tuple):
     return (decorate if move.parked else None), placed
 
 
+WINDOW_FRAME_FRAC = (0.07, 0.06)   # the window frame's share of the height at the top and bottom:
+                                   # clear of the road, so no crossing is hidden by it
+
+
+def _through_window(config: SynthConfig, move: CameraMove):
+    """picture -> picture as seen through a window held against the phone, or None: a
+    soft reflection (smooth random light and dark patches, as of a car's interior) and
+    the window's frame, both fixed in the picture. Corners on them follow the phone,
+    not the scene, and compete with the road's in the camera's registration."""
+    if not move.window:
+        return None
+    w, h = config.width, config.height
+    rng = np.random.default_rng([config.seed, RNG_CAMERA, 2])
+    glow = cv2.resize(rng.uniform(0, 255, (6, 10)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    streaks = np.zeros((h, w), np.float32)
+    for _ in range(3):                  # bright, sharp-edged glints: corners that do not move
+        x, y = int(rng.integers(0, w - w // 8)), int(rng.integers(0, h - h // 8))
+        streaks[y:y + h // 8, x:x + w // 16] = 255.0
+    reflection = np.clip(glow + streaks, 0, 255)[..., None]
+    top, bottom = round(WINDOW_FRAME_FRAC[0] * h), round(WINDOW_FRAME_FRAC[1] * h)
+    a = float(move.window)
+
+    def seen(picture: np.ndarray) -> np.ndarray:
+        out = picture.astype(np.float32) * (1 - a) + reflection * a
+        out[:top] = 25.0
+        out[h - bottom:] = 25.0
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return seen
+
+
 def _paste(bg: np.ndarray, sp, x: int, y: int) -> None:
     h, w = sp.alpha.shape
     H, W = bg.shape[:2]
@@ -193,6 +231,9 @@ def generate_moving(out_path, config: SynthConfig, move: CameraMove) -> Truth:
     size = (config.width, config.height)
     pictures = (cv2.warpAffine(f.image, path[f.index][:2], size, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REFLECT) for f in render_plan(plan, decorate))
+    window = _through_window(config, move)
+    if window is not None:
+        pictures = map(window, pictures)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.mp4")
     try:
         _encode(SimpleNamespace(config=config), tmp, av, (pictures, [int(p) for p in plan.frame_pts]))

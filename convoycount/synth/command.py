@@ -52,8 +52,8 @@ def synth_command(
     pan: Annotated[Optional[float], typer.Option(help="Moving camera: pan after the column, "
                                                       "in frame widths (e.g. 0.8).")] = None,
     zoom: Annotated[Optional[float], typer.Option(help="Moving camera: zoom reached (1-2).")] = None,
-    parked: Annotated[Optional[int], typer.Option(help="Moving camera: parked vehicles beside "
-                                                       "the line.")] = None,
+    parked: Annotated[Optional[int], typer.Option(help="Moving camera: parked vehicles beside the line.")] = None,
+    window: Annotated[Optional[float], typer.Option(help="Moving camera: through a window (0-0.4).")] = None,
 ) -> None:
     """Generate a synthetic convoy clip with exact ground truth."""
     overrides = {k: v for k, v in dict(
@@ -68,7 +68,8 @@ def synth_command(
         cfg = make_scenario(scenario, seed=seed, **overrides)
     except ValueError as e:        # the scene's own checks: a value the user typed
         raise ConvoyCountError(str(e)) from None
-    truth = _write(out, cfg, edit, dict(shake_frac=hand_shake, pan_frac=pan, zoom=zoom, parked=parked))
+    truth = _write(out, cfg, edit, dict(shake_frac=hand_shake, pan_frac=pan, zoom=zoom,
+                                        parked=parked, window=window))
     typer.echo(f"{out}: {len(truth.vehicles)} vehicles, {truth.total_crossing} crossing, "
                f"{truth.frames} frames, {truth.duration_s:.2f} s clip (x{truth.speedup}); truth "
                f"{out.with_name(out.stem + '.truth.json')}"
@@ -86,8 +87,8 @@ def _write(out: Path, cfg, edit: Optional[str], moving: dict):
     """Render and encode the clip (with a moving camera when `moving` has settings)."""
     moving = {k: v for k, v in moving.items() if v is not None}
     if moving and edit is not None:
-        raise ConvoyCountError("--edit and a moving camera (--hand-shake/--pan/--zoom/--parked) "
-                               "cannot be combined yet")
+        raise ConvoyCountError("--edit and a moving camera (--hand-shake/--pan/--zoom/--parked/"
+                               "--window) cannot be combined yet")
     if moving:
         from .camera import CameraMove, generate_moving
         return generate_moving(out, cfg, CameraMove(**moving))
