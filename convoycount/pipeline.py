@@ -180,8 +180,16 @@ def _schedule(options: AnalysisOptions, det, info: ClipInfo) -> Optional[Detecti
     a background model (motion) must see every frame, and a given --stride is kept as asked."""
     if not options.adaptive_stride or options.stride != 1 or det.info.name == "motion":
         return None
-    line = options.line.to_pixels(info.width, info.height) if options.line is not None else None
+    # A line placed at a later time (--line-at) lies elsewhere in the scene: every frame.
+    given = options.line is not None and options.line_at_s is None
+    line = options.line.to_pixels(info.width, info.height) if given else None
+    # Whether a still-looking camera's transforms are kept is known only at the end
+    # (camera/scene.settle): positions may be off by up to its still threshold.
+    settings = CameraSettings()
+    slack = max(settings.still_min_px, settings.still_frac * float(np.hypot(info.width, info.height))) \
+        if options.camera else 0.0
     return DetectionSchedule(None if line is None else (line[:2], line[2:]), info.width, info.height,
+                             slack,
                              ScheduleSettings(min_hits=options.tracker.min_hits,
                                               heading_diag=options.tracker.heading_min_move_diag,
                                               margin_frac=options.counter.margin_frac,
@@ -191,28 +199,37 @@ def _schedule(options: AnalysisOptions, det, info: ClipInfo) -> Optional[Detecti
 def _look(reader, det, estimator, schedule, on_frame, progress) -> tuple:
     """Detect (and register) the decoded frames the schedule asks for: ([Detections],
     (width, height) of the last frame). `on_frame` and `progress(time)` see every frame."""
-    found, size, still = [], None, True
+    found, size, step = [], None, None
     for frame in reader:
         if on_frame is not None:
             on_frame(frame)
         size = (frame.image.shape[1], frame.image.shape[0])
-        if schedule is None or schedule.needed(frame.time_s, still):
+        if schedule is None or schedule.needed(frame.time_s, _near_start(step, *size)):
             dets = det.detect(frame)
-            if estimator is not None:
-                still = _still(estimator.update(frame, dets), *size)
+            step = estimator.update(frame, dets) if estimator is not None else None
             if schedule is not None:
-                schedule.observe(dets)
+                schedule.observe(dets, None if step is None else _moved(step.to_scene, *size))
             found.append(dets)
         if progress is not None:
             progress(frame.time_s)
     return found, size
 
 
-def _still(step, width: int, height: int, settings: CameraSettings = CameraSettings()) -> bool:
-    """Did the camera stay where it started (first segment, within the still threshold
-    that camera/scene.settle uses)? Only then do frame pixels hold the line as given."""
+def _moved(to_scene, width: int, height: int, settings: CameraSettings = CameraSettings()):
+    """`to_scene` if it moves the picture more than camera/scene.settle's still threshold
+    (the tracker then works in the scene), else None (the frame's own pixels)."""
     limit = max(settings.still_min_px, settings.still_frac * float(np.hypot(width, height)))
-    return step.segment == 0 and max_displacement(step.to_scene, width, height) <= limit
+    return to_scene if max_displacement(to_scene, width, height) > limit else None
+
+
+def _near_start(step, width: int, height: int, settings: CameraSettings = CameraSettings()) -> bool:
+    """Is the camera, at its last registered look, still in the first segment and within
+    one keyframe's reach (CameraSettings.rekey_shift_frac) of the first frame, where the
+    given line lies? (No camera stage: the frame is the scene.)"""
+    if step is None:
+        return True
+    return (step.segment == 0 and step.registered
+            and max_displacement(step.to_scene, width, height) <= settings.rekey_shift_frac * width)
 
 
 def _track(found: list, steps: list, options: AnalysisOptions) -> list:

@@ -9,9 +9,10 @@ nor an event time could depend on it. `DetectionSchedule.needed(time_s)` says so
 frame by frame; the frame is looked at unless all of these hold:
 
   * a counting line is given (an automatic line is chosen from the tracks
-    afterwards: any frame may hold a crossing) and the camera stood still at the
-    last look (the camera stage's transform moves no corner of the picture more
-    than its still threshold);
+    afterwards: any frame may hold a crossing) and the camera, at the last look,
+    was still near where the line was given (`near_start`, see pipeline.py);
+    boxes are followed in the scene's pixels (the camera stage's transform, as the
+    tracker and counter see them), so a shaking or drifting camera moves none;
   * every box of the last look continues a box of the look before, through at
     least `min_hits` looks in a row (a tentative track needs every look to be
     confirmed), and every box of the look before was found again (a vehicle
@@ -26,7 +27,8 @@ frame by frame; the frame is looked at unless all of these hold:
   * a vehicle entering unseen at the fastest speed seen so far, from the
     picture's edge along any direction vehicles were seen to travel (either way:
     roads carry both), cannot reach the line before the frame after the next
-    look (it is then seen, tentative, on every frame up to its crossing). A
+    look (it is then seen, tentative, on every frame up to its crossing); the
+    picture's edge is taken where it lies in the scene at the last look. A
     direction is a box's travel since its run of looks began, once that is
     `heading_diag` of its size (less is box jitter, and would point anywhere).
 
@@ -41,6 +43,7 @@ from typing import Optional
 
 import numpy as np
 
+from .camera.transform import box as transform_box, max_displacement
 from .detect.base import Detections
 from .geometry import pair_boxes
 
@@ -86,39 +89,47 @@ class _Look:
 class DetectionSchedule:
     """Stage beside the detector: `needed(t)` before detecting the frame at clip time t,
     `observe(detections)` after. `line_px` ((x1, y1), (x2, y2)) in frame pixels, None for
-    an automatic line (then every frame is needed). `skipped_s` lists the clip times of
+    an automatic line (then every frame is needed); `slack_px`: how far the positions the
+    tracker will use may lie from those observed (a camera thought still may be kept moving),
+    added to the line's margin. `skipped_s` lists the clip times of
     the frames left out."""
 
-    def __init__(self, line_px: Optional[tuple], width: int, height: int,
+    def __init__(self, line_px: Optional[tuple], width: int, height: int, slack_px: float = 0.0,
                  settings: ScheduleSettings = ScheduleSettings()):
         self.line_px, self.width, self.height, self.settings = line_px, width, height, settings
+        self.slack_px = slack_px          # how far the tracker's positions may lie from ours
         self.skipped_s: list = []
         self._last: Optional[_Look] = None
         self._prev_time: Optional[float] = None    # the last decoded frame's time
         self._fastest = 0.0                        # px/s, over the clip so far
         self._directions: dict = {}                # whole degrees -> unit vector of motion
         self._entry_px: Optional[float] = None     # cached _entry_distance
+        self._camera_px = 0.0                      # how far the camera moved the picture's edge
 
-    def needed(self, time_s: float, camera_still: bool = True) -> bool:
+    def needed(self, time_s: float, near_start: bool = True) -> bool:
         """Must the frame at `time_s` be detected? Frames are asked in time order."""
         dt = 0.0 if self._prev_time is None else time_s - self._prev_time
         self._prev_time = time_s
         look = self._last
-        if self.line_px is None or not camera_still or look is None or dt <= 0:
+        if self.line_px is None or not near_start or look is None or dt <= 0:
             return True
         if not look.all_found or (look.hits < self.settings.min_hits).any():
             return True
         gap = time_s + dt - look.time_s       # to the frame after this one
         if not self._boxes_predictable(look, gap):
             return True
-        if self._fastest <= 0 or self._fastest * gap > self._entry_distance():
+        if self._fastest <= 0 or self._fastest * gap > self._entry_distance() - self._camera_px:
             return True
         self.skipped_s.append(time_s)
         return False
 
-    def observe(self, dets: Detections) -> None:
-        """Record a look: pair its boxes with the last look's, measure their speeds."""
+    def observe(self, dets: Detections, to_scene: Optional[np.ndarray] = None) -> None:
+        """Record a look: pair its boxes with the last look's, measure their speeds.
+        `to_scene` (3x3): the frame's transform into the scene (None: the frame is it)."""
         xyxy, last = np.asarray(dets.xyxy, float).reshape(-1, 4), self._last
+        if to_scene is not None:
+            xyxy = np.array([transform_box(to_scene, b) for b in xyxy]).reshape(-1, 4)
+            self._camera_px = max_displacement(to_scene, self.width, self.height)
         velocity, hits = np.zeros((len(xyxy), 2)), np.ones(len(xyxy), int)
         origin = _centres(xyxy)
         all_found = True
@@ -158,7 +169,7 @@ class DetectionSchedule:
         margin = np.maximum(self.settings.margin_min_px, self.settings.margin_frac * across)
         start = (centres - (ax, ay)) @ normal
         end = start + (look.velocity * gap) @ normal
-        clear = margin + step
+        clear = margin + step + self.slack_px
         return bool(((np.sign(start) == np.sign(end)) & (np.minimum(abs(start), abs(end)) > clear)).all())
 
     def _entry_distance(self) -> float:
