@@ -46,9 +46,13 @@ def test_a_steady_car_is_looked_at_on_every_frame_around_its_crossing_only():
 def test_no_line_or_a_fast_car_means_every_frame():
     auto = DetectionSchedule(None, W, H)
     assert len(drive(auto, 0.0, 60.0, 2.0)) == int(2.0 * FPS)
-    # 60 px a frame against a 89 px diagonal: more than half its size between looks
-    fast = DetectionSchedule(((600.0, 0.0), (600.0, H)), W, H)
-    assert len(drive(fast, -40.0, 1800.0, 0.4)) == int(0.4 * FPS)
+    # 60 px a frame against a 89 px diagonal: more than half its size between looks, in a
+    # picture wide enough that the line stays far and no vehicle could enter and reach it
+    wide = 1920
+    fast = DetectionSchedule(((1600.0, 0.0), (1600.0, H)), wide, H)
+    assert len(drive(fast, 40.0, 1800.0, 0.4)) == int(0.4 * FPS)
+    slower = DetectionSchedule(((1600.0, 0.0), (1600.0, H)), wide, H)
+    assert len(drive(slower, 40.0, 450.0, 0.4)) < int(0.4 * FPS)
 
 
 def test_no_frame_is_skipped_when_a_vehicle_could_enter_unseen_and_reach_the_line():
