@@ -223,13 +223,14 @@ def _moved(to_scene, width: int, height: int, settings: CameraSettings = CameraS
 
 
 def _near_start(step, width: int, height: int, settings: CameraSettings = CameraSettings()) -> bool:
-    """Is the camera, at its last registered look, still in the first segment and within
-    one keyframe's reach (CameraSettings.rekey_shift_frac) of the first frame, where the
-    given line lies? (No camera stage: the frame is the scene.)"""
+    """Is the camera, at the last look, still in the first segment and within one
+    keyframe's reach (CameraSettings.rekey_shift_frac) of the first frame, where the given
+    line lies? (No camera stage: the frame is the scene.) A frame the camera stage could not
+    register keeps the last transform for the tracker too, so the schedule's positions are
+    still the tracker's."""
     if step is None:
         return True
-    return (step.segment == 0 and step.registered
-            and max_displacement(step.to_scene, width, height) <= settings.rekey_shift_frac * width)
+    return step.segment == 0 and max_displacement(step.to_scene, width, height) <= settings.rekey_shift_frac * width
 
 
 def _track(found: list, steps: list, options: AnalysisOptions) -> list:
