@@ -85,11 +85,14 @@ def suite(quick: bool) -> list:
 
 
 # ---- clips and truth ----------------------------------------------------------------------
-def generated_cases(folder: Path, quick: bool) -> list:
-    """Render the suite: one case dict per clip (path, line, truth crossings)."""
+def generated_cases(folder: Path, quick: bool, clips=None) -> list:
+    """Render the suite (only `clips`, if given): one case dict per clip (path, line, truth
+    crossings)."""
     from convoycount.evaluate import make_suite_clip, true_crossings
     cases = []
     for entry in suite(quick):
+        if clips and entry[0] not in clips:
+            continue
         clip, truth = make_suite_clip(entry, folder)
         cases.append({"name": entry[0], "look": entry[3]["look"], "path": str(clip), "line": truth["line"],
                       "speedup": truth["speedup"], "truth_s": [t for t, _ in true_crossings(truth)],
@@ -295,15 +298,18 @@ def run_systems(cases: list, folder: Path, systems=SYSTEMS) -> dict:
     return raw
 
 
-def measure(quick: bool, work: Path) -> dict:
-    """Clips and per-system outputs live in `work` (kept, so a stopped run resumes)."""
+def measure(quick: bool, work: Path, systems=SYSTEMS, clips=None) -> dict:
+    """Clips and per-system outputs live in `work` (kept, so a stopped run resumes).
+    `clips`: only the cases of these names (None: the whole suite)."""
     (work / "generated").mkdir(parents=True, exist_ok=True)
     (work / "real").mkdir(exist_ok=True)
-    gen = generated_cases(work / "generated", quick)
+    pick = (lambda cases: [c for c in cases if c["name"] in clips]) if clips else (lambda cases: cases)
+    gen = generated_cases(work / "generated", quick, clips)
     real, note = real_cases(quick)
-    out = {"generated": summarise(gen, run_systems(gen, work / "generated")), "note": note}
+    real = pick(real)
+    out = {"generated": summarise(gen, run_systems(gen, work / "generated", systems)), "note": note}
     if real:
-        out["real"] = summarise(real, run_systems(real, work / "real"))
+        out["real"] = summarise(real, run_systems(real, work / "real", systems))
     out["clips"] = {"generated": [c["name"] for c in gen], "real": [c["name"] for c in real]}
     return out
 
@@ -325,9 +331,9 @@ def versions() -> str:
     return ", ".join(f"{p} {version(p)}" for p in ("convoycount", "ultralytics", "torch", "supervision", "trackers"))
 
 
-def run(quick: bool = False, json_out=None, work=None) -> str:
+def run(quick: bool = False, json_out=None, work=None, systems=SYSTEMS, clips=None) -> str:
     work = Path(work) if work else Path(tempfile.gettempdir()) / f"convoycount-peers-{'quick' if quick else 'full'}"
-    result = measure(quick, work)
+    result = measure(quick, work, systems, clips)
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=1))
     gen = result["generated"]
@@ -350,12 +356,19 @@ def main() -> None:
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--work", help="folder for the clips and each system's raw output (kept: a stopped "
                                    "run resumes; default: convoycount-peers-quick|full in the temp folder)")
+    ap.add_argument("--systems", help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all)")
+    ap.add_argument("--clips", help="comma-separated case names (e.g. standard-two_way,highway_b; "
+                                    "default: the whole suite)")
     args = ap.parse_args()
     if args.worker:
         system, manifest, out = args.worker
         worker(system, Path(manifest), Path(out))
-    else:
-        print(run(args.quick, args.json, args.work))
+        return
+    systems = tuple(args.systems.split(",")) if args.systems else SYSTEMS
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        sys.exit(f"bench_peers: unknown system(s) {', '.join(unknown)}; known: {', '.join(SYSTEMS)}")
+    print(run(args.quick, args.json, args.work, systems, args.clips.split(",") if args.clips else None))
 
 
 if __name__ == "__main__":

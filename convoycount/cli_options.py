@@ -34,6 +34,11 @@ def _shared(
     stride: Annotated[int, typer.Option(
         "--stride", min=1, help="Detect on every Nth frame only (N times fewer detector calls; "
                                 "times stay exact, from each frame's own timestamp).")] = 1,
+    adaptive_stride: Annotated[bool, typer.Option(
+        "--adaptive-stride/--every-frame", help="With a given --line, a learned detector (yolo, coco) "
+                                               "skips frames where every vehicle is predictable and "
+                                               "none is near the line (default: on; counts and times "
+                                               "as on every frame).")] = True,
     line: Annotated[Optional[str], typer.Option(
         "--line", help="Counting line x1,y1,x2,y2 in 0..1 (default: across the main flow).")] = None,
     line_at: Annotated[Optional[float], typer.Option(
@@ -65,12 +70,13 @@ def _shared(
 
 
 def _to_options(start, end, detector, model, conf, imgsz, device, classes, trust_model, stride,
-                line, line_at, camera, speedup, real_duration, claim, claim_basis, integrity,
+                adaptive_stride, line, line_at, camera, speedup, real_duration, claim, claim_basis, integrity,
                 max_pixels, max_duration):
     from .options import AnalysisOptions
     return AnalysisOptions.from_keywords(
         start_s=start, end_s=end, detector=detector, model=model, conf=conf, imgsz=imgsz,
-        device=device, classes=classes, trust_model=trust_model, stride=stride, line=line,
+        device=device, classes=classes, trust_model=trust_model, stride=stride,
+        adaptive_stride=adaptive_stride, line=line,
         line_at_s=line_at, camera=camera, speedup=speedup, real_duration_s=real_duration, claim=claim, claim_basis=claim_basis,
         integrity=integrity, max_pixels=max_pixels, max_duration_s=max_duration)
 

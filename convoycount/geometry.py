@@ -97,3 +97,21 @@ def nms(boxes, scores, iou_threshold: float, labels: Optional[np.ndarray] = None
             survives &= inter <= containment * np.maximum(np.minimum(area_[i], area_[rest]), 1e-12)
         order = rest[survives]
     return np.asarray(keep, dtype=np.int64)
+
+
+def pair_boxes(prev, cur, reach_diag: float, max_area_ratio: float) -> list:
+    """[(index in cur, index in prev, centre distance px)]: the boxes of two consecutive
+    looks paired by least total centre distance (Hungarian), so a car passing a parked one
+    is not paired with it. Two boxes farther apart than `reach_diag` diagonals (of the
+    box in `cur`), or whose areas differ more than `max_area_ratio`, are never paired."""
+    from scipy.optimize import linear_sum_assignment
+    a, b = as_boxes(prev), as_boxes(cur)
+    if not len(a) or not len(b):
+        return []
+    ca, cb = (a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2
+    dist = np.linalg.norm(cb[:, None, :] - ca[None, :, :], axis=2)
+    diag = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])[:, None]
+    ratio = areas(b, 1e-6)[:, None] / areas(a, 1e-6)[None, :]
+    apart = (dist > reach_diag * diag) | (np.maximum(ratio, 1 / ratio) > max_area_ratio)
+    rows, cols = linear_sum_assignment(np.where(apart, 1e9, dist))
+    return [(int(i), int(j), float(dist[i, j])) for i, j in zip(rows, cols) if not apart[i, j]]

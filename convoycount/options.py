@@ -41,6 +41,9 @@ class AnalysisOptions:
     camera: bool = True                              # measure camera motion and count in
                                                      # scene coordinates (camera/)
     stride: int = 1                                  # detect on every Nth decoded frame
+    adaptive_stride: bool = True                     # with a given line and stride 1, a learned
+                                                     # detector skips frames where every vehicle
+                                                     # is predictable (schedule.py)
     start_s: Optional[float] = None                  # analyse from this clip time
     end_s: Optional[float] = None                    # ...up to this clip time
     speedup: Union[None, float, str] = None          # K, "auto" (estimate), or None
@@ -82,6 +85,8 @@ class AnalysisOptions:
         if not (isinstance(self.stable_min_frames, int) and self.stable_min_frames >= 1):
             raise ConvoyCountError(f"stable_min_frames must be a whole number >= 1, "
                                    f"got {self.stable_min_frames!r}")
+        if not isinstance(self.adaptive_stride, bool):
+            raise ConvoyCountError(f"adaptive_stride must be True or False, got {self.adaptive_stride!r}")
         if not isinstance(self.integrity, bool):
             raise ConvoyCountError(f"integrity must be True or False, got {self.integrity!r}")
         self._check_camera()
@@ -141,7 +146,7 @@ class AnalysisOptions:
         return {"detector": d.name, "model": d.model, "conf": d.conf, "imgsz": d.imgsz,
                 "device": d.device, "classes": list(d.classes) if d.classes else None,
                 "trust_model": d.trust_model,
-                "stride": self.stride, "line": None if self.line is None else self.line.to_dict(),
+                "stride": self.stride, "adaptive_stride": self.adaptive_stride, "line": None if self.line is None else self.line.to_dict(),
                 "speedup": self.speedup, "real_duration_s": self.real_duration_s,
                 "claim": self.claim, "claim_basis": self.claim_basis,
                 "start_s": self.start_s, "end_s": self.end_s,

@@ -13,26 +13,28 @@ steps below each do one thing; `analyze` only wires them in order.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import os
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from . import detect as detect_mod
-from .camera.estimate import CameraEstimator
+from .camera.estimate import CameraEstimator, CameraSettings
 from .camera.scene import CameraReport, place_line, settle, warnings_for
-from .camera.transform import IDENTITY
+from .camera.transform import IDENTITY, max_displacement
 from .count import Line, LineCounter, auto_line
 from .errors import ConvoyCountWarning, InputError
 from .hashing import sha256_file
 from .options import AnalysisOptions
 from .parts import families, one_per_vehicle
 from .report import Report
+from .schedule import DetectionSchedule, ScheduleSettings
 from .timing import TimeMap
 from .track import Tracker
 from .video import ClipInfo, DecodeAhead, frames, probe
@@ -50,6 +52,7 @@ class _Tracked:
     warnings: list
     gaps: list               # video.DecodeGap: stretches lost to damaged data
     camera: CameraReport     # each frame's transform into the scene
+    skipped_s: list = dataclasses.field(default_factory=list)   # frames the schedule left undetected
 
     @property
     def scene_tracks(self) -> list:
@@ -92,14 +95,15 @@ def analyze(path, options: Optional[AnalysisOptions] = None, *,
     events = [dataclasses.replace(e, real_time_s=tmap.to_real(e.clip_time_s)) for e in events]
     # Stable = seen in stable_min_frames frames; with a stride it is seen in 1/N of them.
     stable = sum(1 for t in scene_tracks
-                 if is_stable(t, -(-options.stable_min_frames // options.stride)))
+                 if is_stable(t, -(-options.stable_min_frames // options.stride), seen.skipped_s))
     repeats = _repeats(events, integrity)
     result = _judge_claim(options, events, tmap, seen.span_s, stable, det, repeats)
     return Report(input_path=str(path), input_sha256=sha256_file(p),
                   input_bytes=os.path.getsize(p), probe=seen.info,
                   params=_params(options, line, det), detector=det.info, line=line,
                   time_map=tmap, events=events, stable_tracks=stable, span_s=seen.span_s,
-                  frames_processed=seen.frames, elapsed_s=time.perf_counter() - t0,
+                  frames_processed=seen.frames,
+                  frames_detected=seen.frames - len(seen.skipped_s), elapsed_s=time.perf_counter() - t0,
                   claim=result, warnings=seen.warnings, tracks=seen.tracks,
                   integrity=integrity, repeat_of=repeats, gaps=seen.gaps, camera=seen.camera,
                   families=family)
@@ -144,17 +148,9 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     # Decoded in a thread ahead of the detector: the two overlap on two cores.
     reader = DecodeAhead(frames(p, start_s=start_s, end_s=end_s, stride=options.stride,
                                 max_pixels=options.max_pixels))
-    found, size = [], (info.width, info.height)
-    for frame in reader:
-        if on_frame is not None:
-            on_frame(frame)
-        dets = det.detect(frame)
-        if estimator is not None:
-            estimator.update(frame, dets)
-        found.append(dets)
-        size = (frame.image.shape[1], frame.image.shape[0])
-        if progress is not None and hi > lo:
-            progress(min(1.0, (frame.time_s - lo) / (hi - lo)))
+    schedule = _schedule(options, det, info)
+    found, size = _look(reader, det, estimator, schedule, on_frame,
+                        None if progress is None or hi <= lo else lambda t: progress(min(1.0, (t - lo) / (hi - lo))))
     n, first_t = len(found), found[0].time_s if found else None
     if n == 0:
         raise InputError(f"{p}: no frames could be decoded in the requested range")
@@ -174,7 +170,67 @@ def _detect_and_track(p: Path, info: ClipInfo, det, options: AnalysisOptions,
     span = (first_t, last_t + (info.duration_s / max(1, info.frames) if last_t != first_t else 0.0))
     camera = CameraReport(estimator is not None, *size,
                           steps=settle(estimator.steps, *size) if estimator is not None else [])
-    return _Tracked(_track(found, camera.steps, options), n, span, info, warn, reader.gaps, camera)
+    skipped = schedule.skipped_s if schedule is not None else []
+    return _Tracked(_track(found, camera.steps, options), n + len(skipped), span, info, warn,
+                    reader.gaps, camera, skipped)
+
+
+def _schedule(options: AnalysisOptions, det, info: ClipInfo) -> Optional[DetectionSchedule]:
+    """The adaptive detection stride (schedule.py), for a learned detector on every frame:
+    a background model (motion) must see every frame, and a given --stride is kept as asked."""
+    if not options.adaptive_stride or options.stride != 1 or det.info.name == "motion":
+        return None
+    # A line placed at a later time (--line-at) lies elsewhere in the scene: every frame.
+    given = options.line is not None and options.line_at_s is None
+    line = options.line.to_pixels(info.width, info.height) if given else None
+    # Whether a still-looking camera's transforms are kept is known only at the end
+    # (camera/scene.settle): positions may be off by up to its still threshold.
+    settings = CameraSettings()
+    slack = max(settings.still_min_px, settings.still_frac * float(np.hypot(info.width, info.height))) \
+        if options.camera else 0.0
+    return DetectionSchedule(None if line is None else (line[:2], line[2:]), info.width, info.height,
+                             slack,
+                             ScheduleSettings(min_hits=options.tracker.min_hits,
+                                              heading_diag=options.tracker.heading_min_move_diag,
+                                              margin_frac=options.counter.margin_frac,
+                                              margin_min_px=options.counter.margin_min_px))
+
+
+def _look(reader, det, estimator, schedule, on_frame, progress) -> tuple:
+    """Detect (and register) the decoded frames the schedule asks for: ([Detections],
+    (width, height) of the last frame). `on_frame` and `progress(time)` see every frame."""
+    found, size, step = [], None, None
+    for frame in reader:
+        if on_frame is not None:
+            on_frame(frame)
+        size = (frame.image.shape[1], frame.image.shape[0])
+        if schedule is None or schedule.needed(frame.time_s, _near_start(step, *size)):
+            dets = det.detect(frame)
+            step = estimator.update(frame, dets) if estimator is not None else None
+            if schedule is not None:
+                schedule.observe(dets, None if step is None else _moved(step.to_scene, *size))
+            found.append(dets)
+        if progress is not None:
+            progress(frame.time_s)
+    return found, size
+
+
+def _moved(to_scene, width: int, height: int, settings: CameraSettings = CameraSettings()):
+    """`to_scene` if it moves the picture more than camera/scene.settle's still threshold
+    (the tracker then works in the scene), else None (the frame's own pixels)."""
+    limit = max(settings.still_min_px, settings.still_frac * float(np.hypot(width, height)))
+    return to_scene if max_displacement(to_scene, width, height) > limit else None
+
+
+def _near_start(step, width: int, height: int, settings: CameraSettings = CameraSettings()) -> bool:
+    """Is the camera, at the last look, still in the first segment and within one
+    keyframe's reach (CameraSettings.rekey_shift_frac) of the first frame, where the given
+    line lies? (No camera stage: the frame is the scene.) A frame the camera stage could not
+    register keeps the last transform for the tracker too, so the schedule's positions are
+    still the tracker's."""
+    if step is None:
+        return True
+    return step.segment == 0 and max_displacement(step.to_scene, width, height) <= settings.rekey_shift_frac * width
 
 
 def _track(found: list, steps: list, options: AnalysisOptions) -> list:
@@ -204,12 +260,14 @@ def prepare_frames(p: Path, info: ClipInfo, start_s: Optional[float], end_s: Opt
                   stride=max(1, int(in_range // PREPARE_SAMPLES)))
 
 
-def is_stable(track, min_frames: int) -> bool:
+def is_stable(track, min_frames: int, skipped_s: Sequence[float] = ()) -> bool:
     """A distinct vehicle seen long enough: in >= min_frames frames, and it moved at
     least its own size (a motion detector's ghost, where a parked vehicle left,
-    never moves)."""
+    never moves). Frames the adaptive stride left undetected within the track's span
+    (`skipped_s`, sorted) count as seen: they were left out because it was predictable."""
     obs = track.observations
-    if len(obs) < min_frames:
+    inside = bisect.bisect_right(skipped_s, obs[-1].time_s) - bisect.bisect_left(skipped_s, obs[0].time_s)
+    if len(obs) + inside < min_frames:
         return False
     c0 = np.asarray(obs[0].center)
     reach = max(float(np.linalg.norm(np.asarray(o.center) - c0)) for o in obs)

@@ -72,6 +72,8 @@ class Report:
     gaps: list = field(default_factory=list)   # [video.DecodeGap]: frames lost to damage
     families: dict = field(default_factory=dict)   # {track id: family id}: tracks of one vehicle (parts.py)
     camera: Any = None                    # camera.scene.CameraReport or None
+    frames_detected: Optional[int] = None  # frames the detector ran on (the adaptive stride
+                                           # skips predictable ones; None: every processed one)
 
     @property
     def total(self) -> int:
@@ -116,6 +118,7 @@ class Report:
             "claim": None if self.claim is None else self.claim.to_dict(),
             "analysis": {"span_s": [round(self.span_s[0], 4), round(self.span_s[1], 4)],
                          "frames_processed": self.frames_processed,
+                         "frames_detected": self.frames_detected,
                          "elapsed_s": round(self.elapsed_s, 3),
                          "fps": round(self.frames_processed / self.elapsed_s, 2)
                          if self.elapsed_s > 0 else None},

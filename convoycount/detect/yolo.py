@@ -32,7 +32,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from ..errors import ConvoyCountError, ModelUnavailableError
-from ..geometry import nms
+from ..geometry import nms, pair_boxes
 from ..video import Frame
 from .base import Detections, DetectorInfo
 from ..hashing import sha256_path
@@ -138,24 +138,14 @@ def looks_in_view(prev: Detections, cur: Detections, width: int, height: int) ->
     boxes only (a cut-off box's centre moves with its cut); boxes are paired by least total
     distance (Hungarian), so a car passing a parked one is not paired with it; steps under
     MOVING_DIAG of the diagonal are parked vehicles' jitter and are left out."""
-    from scipy.optimize import linear_sum_assignment
     a = prev.xyxy[_whole(prev, width, height)]
     b = cur.xyxy[_whole(cur, width, height)]
-    if not len(a) or not len(b):
-        return []
-    ca, cb = (a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2
-    dist = np.linalg.norm(cb[:, None, :] - ca[None, :, :], axis=2)
-    diag = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])[:, None]
-    area = lambda x: np.maximum((x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1]), 1e-6)
-    ratio = area(b)[:, None] / area(a)[None, :]
-    apart = (dist > MATCH_REACH_DIAG * diag) | (np.maximum(ratio, 1 / ratio) > MATCH_AREA_RATIO)
-    rows, cols = linear_sum_assignment(np.where(apart, 1e9, dist))
     looks = []
-    for i, j in zip(rows, cols):
-        step = dist[i, j]
-        if apart[i, j] or step < MOVING_DIAG * diag[i, 0]:
+    for i, j, step in pair_boxes(a, b, MATCH_REACH_DIAG, MATCH_AREA_RATIO):
+        if step < MOVING_DIAG * np.hypot(b[i, 2] - b[i, 0], b[i, 3] - b[i, 1]):
             continue
-        ux, uy = (cb[i] - ca[j]) / step
+        ca, cb = (a[j, :2] + a[j, 2:]) / 2, (b[i, :2] + b[i, 2:]) / 2
+        ux, uy = (cb - ca) / step
         looks.append(float((abs(ux) * width + abs(uy) * height) / step))
     return looks
 

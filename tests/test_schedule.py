@@ -1,0 +1,89 @@
+"""The adaptive detection stride (convoycount/schedule.py): the detector may skip a
+frame only where nothing a count or an event time depends on could happen."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convoycount.detect.base import Detections
+from convoycount.schedule import DetectionSchedule
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_MODEL = ROOT / "models" / "convoy-yolo.pt"
+W, H, FPS = 640, 360, 30.0
+
+
+def car_at(t: float, x0: float, speed_px_s: float, y: float = 180.0, size=(80.0, 40.0)) -> Detections:
+    """One car box, its centre at x0 + speed * t."""
+    cx = x0 + speed_px_s * t
+    box = [cx - size[0] / 2, y - size[1] / 2, cx + size[0] / 2, y + size[1] / 2]
+    return Detections(np.array([box]), np.array([0.9]), np.array(["car"], dtype=object), t, int(round(t * FPS)))
+
+
+def drive(schedule: DetectionSchedule, x0: float, speed: float, seconds: float) -> list:
+    """Run one car through the schedule frame by frame; the frames it asked for."""
+    looked = []
+    for i in range(int(seconds * FPS)):
+        t = i / FPS
+        if schedule.needed(t):
+            schedule.observe(car_at(t, x0, speed))
+            looked.append(i)
+    return looked
+
+
+def test_a_steady_car_is_looked_at_on_every_frame_around_its_crossing_only():
+    line_x, speed, x0 = 320.0, 60.0, 100.0          # 2 px a frame: a 90 px box crosses slowly
+    schedule = DetectionSchedule(((line_x, 0.0), (line_x, H)), W, H)
+    looked = drive(schedule, x0, speed, 6.0)
+    crossing = (line_x - x0) / speed * FPS          # the frame index at which the centre crosses
+    # the counter needs the last frame clearly before and the first clearly after
+    before, after = int(np.floor(crossing)), int(np.ceil(crossing))
+    assert {before - 1, before, after, after + 1} <= set(looked)
+    assert len(looked) < 0.6 * 6.0 * FPS             # far from the line, most frames are skipped
+    assert schedule.skipped_s and all(abs(t * FPS - crossing) > 1 for t in schedule.skipped_s)
+
+
+def test_no_line_or_a_fast_car_means_every_frame():
+    auto = DetectionSchedule(None, W, H)
+    assert len(drive(auto, 0.0, 60.0, 2.0)) == int(2.0 * FPS)
+    # 60 px a frame against a 89 px diagonal: more than half its size between looks, in a
+    # picture wide enough that the line stays far and no vehicle could enter and reach it
+    wide = 1920
+    fast = DetectionSchedule(((1600.0, 0.0), (1600.0, H)), wide, H)
+    assert len(drive(fast, 40.0, 1800.0, 0.4)) == int(0.4 * FPS)
+    slower = DetectionSchedule(((1600.0, 0.0), (1600.0, H)), wide, H)
+    assert len(drive(slower, 40.0, 450.0, 0.4)) < int(0.4 * FPS)
+
+
+def test_no_frame_is_skipped_when_a_vehicle_could_enter_unseen_and_reach_the_line():
+    # A car at 600 px/s (20 px a frame, under half its 89 px diagonal over two frames),
+    # driving away from the line: far from it, every other frame may be skipped.
+    mid = DetectionSchedule(((320.0, 0.0), (320.0, H)), W, H)
+    assert len(drive(mid, 340.0, 600.0, 0.4)) < 0.7 * int(0.4 * FPS)
+    # The line 30 px from the left edge: a car entering there at the speed seen reaches it
+    # within two frames, so once that speed is known no frame may be skipped.
+    edge = DetectionSchedule(((30.0, 0.0), (30.0, H)), W, H)
+    assert len(drive(edge, 100.0, 600.0, 0.4)) == int(0.4 * FPS)
+
+
+@pytest.fixture(scope="module")
+def two_way_clip(tmp_path_factory):
+    from convoycount.synth import generate, scenario
+    path = tmp_path_factory.mktemp("schedule") / "two_way.mp4"
+    truth = generate(path, scenario("two_way", seed=424243, width=480, height=270, n_vehicles=4))
+    return path, truth
+
+
+@pytest.mark.slow
+def test_adaptive_stride_counts_and_times_like_every_frame(two_way_clip):
+    from convoycount.pipeline import analyze
+    clip, truth = two_way_clip
+    line = ",".join(str(v) for v in truth.line)
+    every = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), line=line, adaptive_stride=False)
+    adaptive = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), line=line)
+    assert every.frames_detected == every.frames_processed == adaptive.frames_processed
+    assert adaptive.frames_detected < 0.8 * adaptive.frames_processed
+    assert len(every.events) == truth.total_crossing
+    assert [(e.clip_time_s, e.direction, e.track_id) for e in adaptive.events] == \
+        [(e.clip_time_s, e.direction, e.track_id) for e in every.events]
+    assert adaptive.stable_tracks == every.stable_tracks
