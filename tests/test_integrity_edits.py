@@ -138,17 +138,25 @@ def _short(name, seed, **kw):
     return scenario(name, seed=seed, **{"n_vehicles": 8, **kw})
 
 
+def _speed_change_found(tmp_path, name: str, seed: int) -> list:
+    """Count the scenario with its `speed` edit: the speed_change findings at the edit
+    (asserted: at least one, and no finding of another kind)."""
+    import convoycount
+    path = tmp_path / "speed.mp4"
+    want = generate(path, scenario(name, seed=seed), edit="speed").edit["finding"]
+    findings = convoycount.analyze(path).integrity.findings
+    found = _found(findings, "speed_change", want["start_s"])
+    assert found, [f.to_dict() for f in findings]
+    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+    return found
+
+
 @pytest.mark.slow
 def test_a_speed_up_seen_on_vehicles_entering_the_frame_is_found_where_it_starts(tmp_path):
     # vertical seed 1: the vehicles across the moment are partly outside the frame, so
     # their boxes' centres move at half pace; their inner edges show the pace doubling
     # at once (before: two independent K estimates whose intervals overlapped, missed)
-    import convoycount
-    path = tmp_path / "speed.mp4"
-    want = generate(path, scenario("vertical", seed=1), edit="speed").edit["finding"]
-    findings = convoycount.analyze(path).integrity.findings
-    assert _found(findings, "speed_change", want["start_s"]), [f.to_dict() for f in findings]
-    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+    _speed_change_found(tmp_path, "vertical", 1)
 
 
 @pytest.mark.slow
@@ -171,12 +179,7 @@ def test_a_speed_up_is_witnessed_by_a_vehicle_lost_just_after_it(tmp_path):
     # vertical seed 200: the two vehicles across the moment are each seen for under 0.3 s
     # on one side of it (one is lost where it meets an oncoming one, one enters just
     # before); their step still shows without the trend window there (before: no candidate)
-    import convoycount
-    path = tmp_path / "speed.mp4"
-    want = generate(path, scenario("vertical", seed=200), edit="speed").edit["finding"]
-    findings = convoycount.analyze(path).integrity.findings
-    assert _found(findings, "speed_change", want["start_s"]), [f.to_dict() for f in findings]
-    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+    _speed_change_found(tmp_path, "vertical", 200)
 
 
 @pytest.mark.slow
@@ -184,13 +187,7 @@ def test_a_speed_up_in_stop_and_go_traffic_is_confirmed_at_the_same_places(tmp_p
     # stop_and_go seed 200: three vehicles step up at once; in the 4 s before, no other
     # vehicle is measurable for the length-prior K (before: missed). The traffic after
     # the moment passes the places the traffic before passed about twice as fast.
-    import convoycount
-    path = tmp_path / "speed.mp4"
-    want = generate(path, scenario("stop_and_go", seed=200), edit="speed").edit["finding"]
-    findings = convoycount.analyze(path).integrity.findings
-    found = _found(findings, "speed_change", want["start_s"])
-    assert found, [f.to_dict() for f in findings]
-    assert {f.kind for f in findings} == {"speed_change"}, [f.to_dict() for f in findings]
+    found = _speed_change_found(tmp_path, "stop_and_go", 200)
     assert "vehicles witness it" in found[0].detail
 
 
