@@ -221,12 +221,36 @@ class LineCounter:
         elif len(before) >= 4 or len(after) >= 4:
             pool = before if len(before) >= 4 else after
             split = pool[len(pool) // 2 - 1].time_s
+        elif before and after and len(near) >= 3:
+            return self._steady(near) and self._rigid(near, t, to_side, looks=1)
         else:
             return False
         return self._rigid(pool, split, to_side)
 
-    def _rigid(self, pool, split: float, to_side: int) -> bool:
-        """Both ends' progress from the observations up to `split` to those after it."""
+    def _steady(self, obs) -> bool:
+        """Does the box move at a steady velocity from look to look? Judged on a vehicle
+        seen too few times for medians: between two looks a vehicle's speed and heading
+        change little (it cannot brake, speed up or turn much in one frame interval),
+        while boxes of detector flicker (a flash that stands, then another one further
+        on) jump. Each velocity must differ from the one before by less than
+        `rigid_travel_frac` of the larger speed, the same factor-of-two agreement the
+        rigid rule asks of the two ends."""
+        frac = self.settings.rigid_travel_frac
+        v = [(np.asarray(b.scene_center) - np.asarray(a.scene_center)) / (b.time_s - a.time_s)
+             for a, b in zip(obs, obs[1:])]
+        return all(float(np.linalg.norm(b - a)) < frac * max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
+                   for a, b in zip(v, v[1:]))
+
+    def _rigid(self, pool, split: float, to_side: int, looks: int = 2) -> bool:
+        """Both ends' progress from the observations up to `split` to those after it,
+        each end judged on at least `looks` sightings on each side.
+
+        looks=1 is for a vehicle the camera saw on too few frames for medians (a fast
+        one at a low frame rate or a high speed-up: 2 looks before the line and 1
+        after). One sighting a side does not average the box edges' jitter out, so then
+        both ends must each have moved by `rigid_travel_frac` of the box's extent: a
+        parked car's edges do not jitter by half its size, and one whose visible part
+        changes moves one end only."""
         s = self.settings
         n = self._normal * to_side                      # towards the side it crossed to
         ax = 0 if abs(n[0]) >= abs(n[1]) else 1
@@ -247,8 +271,10 @@ class LineCounter:
                 # bounds the progress from below on one side of the split.
                 if not was_cut or later == (k == 1):
                     ends[(k, later)].append(v)
-        judged = [k for k in (0, 1) if len(ends[(k, False)]) >= 2 and len(ends[(k, True)]) >= 2]
+        judged = [k for k in (0, 1) if len(ends[(k, False)]) >= looks and len(ends[(k, True)]) >= looks]
         moved = [float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) for k in judged]
+        if looks < 2:
+            return len(moved) == 2 and min(moved) >= s.rigid_travel_frac * extent
         if len(moved) == 2:
             # Both ends seen: a vehicle moves them alike, however slowly (a long bus in a
             # queue may advance less than half its length in the window); a box whose
