@@ -209,7 +209,9 @@ class LineCounter:
         vehicle coming the other way; or first seen just before) is judged on how it
         moved while seen: split in two halves at the middle of its frames on the side
         it was seen. A box that jumped over the line once from a standing track did not
-        move before it jumped."""
+        move before it jumped. A vehicle seen on fewer frames than that (3 or so: a fast
+        one at a low frame rate or a high speed-up) is judged on single looks, steady
+        from look to look (`_steady`, `_rigid` with looks=1)."""
         s = self.settings
         if s.rigid_travel_frac == 0:                    # the rule switched off
             return True
