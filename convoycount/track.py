@@ -523,23 +523,27 @@ class Tracker:
     def _associate(self, boxes: list, t: float, exclude=frozenset()):
         """(matches [(track index, box index)], unmatched box indices).
 
-        Confirmed tracks choose first, tentative ones among the boxes left: a confirmed
-        track's distance is measured from a prediction (its own velocity), a new track's
-        from where it was seen once, so the two are not comparable; summed in one
-        assignment, a box first seen at the frame's edge (often boxed twice while it
-        enters) could push a confirmed vehicle onto a vehicle in the next lane
-        (benchmarks/realclips.md, residential_a x6 at 16.0 s)."""
+        One assignment over all tracks, unless new tracks in it push a confirmed track
+        onto another box than the one it takes among confirmed tracks alone: then the
+        confirmed tracks choose first and the new ones share the boxes left. A new track
+        may cost a confirmed one a frame (it is kept for `lost_track_s`), never its box:
+        a new track's distance is measured from where it was seen once, a confirmed one's
+        from a prediction, and summed in one assignment a vehicle entering at the frame's
+        edge, boxed twice, pushed a confirmed car onto it a lane over, which hid the
+        entering one's crossing (benchmarks/realclips.md, residential_a x6 at 16.0 s)."""
         n_d = len(boxes)
         if not self._active or n_d == 0:
             return [], list(range(n_d))
         cost = self._costs(boxes, t, exclude)
+        everyone = _assign(cost, list(range(len(self._active))), list(range(n_d)))
         confirmed = [i for i, tr in enumerate(self._active) if tr.confirmed]
-        tentative = [i for i, tr in enumerate(self._active) if not tr.confirmed]
-        matches = _assign(cost, confirmed, list(range(n_d)))
-        taken = {c for _, c in matches}
-        matches += _assign(cost, tentative, [j for j in range(n_d) if j not in taken])
-        matched_d = {c for _, c in matches}
-        return matches, [j for j in range(n_d) if j not in matched_d]
+        alone = dict(_assign(cost, confirmed, list(range(n_d))))
+        if any(alone.get(i, j) != j for i, j in everyone if i in alone):
+            tentative = [i for i, tr in enumerate(self._active) if not tr.confirmed]
+            taken = set(alone.values())
+            everyone = list(alone.items()) + _assign(cost, tentative, [j for j in range(n_d) if j not in taken])
+        matched_d = {c for _, c in everyone}
+        return everyone, [j for j in range(n_d) if j not in matched_d]
 
     def _costs(self, boxes: list, t: float, exclude) -> np.ndarray:
         """Cost of each (track, box) link; _NO_LINK where the gates refuse it."""

@@ -146,3 +146,22 @@ def test_a_truck_whose_box_grows_backwards_keeps_its_box_beside_a_motorcycle():
     times = [o.time_s for o in truck.observations]
     assert max(np.diff(times)) < 1.5 / fps             # a box on every frame
     assert times[-1] == pytest.approx((int(2.6 * fps) - 1) / fps)
+
+
+def test_a_confirmed_vehicle_missed_for_a_frame_does_not_take_a_parked_cars_box():
+    """residential_a x1 at 16.0 s, in its own pixels: a pickup going left is missed for one
+    frame beside a parked car that the detector has just found again (a new track). The
+    parked car's box is the new track's: the pickup misses that frame rather than jump onto
+    the parked car, and crosses the line once, as itself."""
+    pickup = {0.0: (358, 78, 518, 151), 0.08: (340, 80, 497, 154), 0.19: (315, 86, 463, 160),
+              0.39: (276, 97, 413, 169), 0.47: (263, 97, 397, 168)}
+    parked = {0.0: (218, 79, 293, 133), 0.19: (219, 79, 294, 133), 0.27: (221, 79, 294, 131),
+              0.47: (219, 78, 292, 127)}
+    tracker = Tracker()
+    for i, t in enumerate(sorted(set(pickup) | set(parked))):
+        tracker.update(detections([b for b in (pickup.get(t), parked.get(t)) if b], t, i))
+    events = LineCounter(Line(0.55, 0.15, 0.55, 0.66), 640, 360).count(tracker.tracks())
+    assert [e.direction for e in events] == ["right_to_left"]
+    assert 0.19 < events[0].clip_time_s < 0.39
+    crossing = next(tr for tr in tracker.tracks() if tr.track_id == events[0].track_id)
+    assert all(o.box[2] > 390 for o in crossing.observations)      # never the parked car's box
