@@ -279,21 +279,10 @@ def _passing(hidden: _TrackState, cover: Optional[_TrackState], speed_frac: floa
     return along < 0 or abs(along - speed) > speed_frac * speed
 
 
-def _opposed(tracks: list, s: TrackerSettings) -> bool:
-    """Do any two of these tracks move in opposite directions?
-
-    Judged on each track's heading (its net motion over its leg) where it has one, its
-    velocity otherwise: the velocity follows the box's centre, which moves backwards when
-    the visible part of a vehicle grows at one end (a truck leaving by the picture's edge,
-    the detector boxing more of it from frame to frame: benchmarks/realclips.md,
-    city_cut_a at 3.1 s); the box would then pass for two vehicles passing each other
-    and be given to neither."""
-    vs = []
-    for tr in tracks:
-        heading = tr.heading(s) if len(tr.observations) >= 2 else None
-        v = heading[0] if heading is not None else tr.velocity
-        if v is not None and float(np.linalg.norm(v)) > 1e-6:
-            vs.append(v)
+def _opposed(tracks: list) -> bool:
+    """Do any two of these tracks move in opposite directions?"""
+    vs = [tr.velocity for tr in tracks if tr.velocity is not None
+          and float(np.linalg.norm(tr.velocity)) > 1e-6]
     return any(float(np.dot(a, b)) < 0 for i, a in enumerate(vs) for b in vs[i + 1:])
 
 
@@ -330,8 +319,7 @@ class Tracker:
         covers = self._covers(boxes, t)
         # A blob holding vehicles that move in opposite directions is two vehicles
         # passing each other: it updates neither (its centre is neither's centre).
-        passing = {j for j, c in enumerate(covers)
-                   if _opposed([self._active[i] for i in c], self.settings)}
+        passing = {j for j, c in enumerate(covers) if _opposed([self._active[i] for i in c])}
         matches, unmatched = self._associate(boxes, t, exclude=passing)
         self._note_unmatched(matches, covers, passing, t)
         scene = (lambda di: None) if to_scene is None else (lambda di: boxes[di])

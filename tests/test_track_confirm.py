@@ -123,31 +123,6 @@ def test_a_vehicle_boxed_twice_at_the_edge_does_not_push_a_confirmed_one_into_it
     assert sorted(e.direction for e in events) == ["left_to_right", "right_to_left"]
 
 
-def test_a_truck_whose_box_grows_backwards_keeps_its_box_beside_a_motorcycle():
-    """city_cut_a at 3.1 s, in its own pixels: a truck moving away (up) along the left edge
-    of the picture is boxed ever lower for a while (its box's back end grows faster than
-    the truck moves), so its box centre slips backwards; a motorcycle riding up beside it
-    is lost inside the truck's box. Both move the same way: the box is the truck's, and it
-    must take it on every frame (judged on their net motion, not the centre's last steps,
-    which would make them two vehicles passing each other and give the box to neither)."""
-    fps, tracker = 30.0, Tracker()
-    truck_track = None
-    for i in range(int(2.6 * fps)):
-        t = i / fps
-        grow = 150.0 * min(max(t - 1.8, 0.0), 0.35)         # the box's bottom creeps down
-        top = 300.0 - 60.0 * t
-        boxes = [[0.0, top, 70.0, top + 80.0 + grow]]
-        if t < 1.8:                                           # then lost inside the truck's box
-            boxes.append([44.0, top + 40.0, 72.0, top + 80.0])
-        seen = tracker.update(detections(boxes, t, i))
-        if i == int(0.5 * fps):
-            truck_track = next(k for k, o in seen.items() if o.box[0] == 0.0)
-    truck = next(tr for tr in tracker.tracks() if tr.track_id == truck_track)
-    times = [o.time_s for o in truck.observations]
-    assert max(np.diff(times)) < 1.5 / fps             # a box on every frame
-    assert times[-1] == pytest.approx((int(2.6 * fps) - 1) / fps)
-
-
 def test_a_confirmed_vehicle_missed_for_a_frame_does_not_take_a_parked_cars_box():
     """residential_a x1 at 16.0 s, in its own pixels: a pickup going left is missed for one
     frame beside a parked car that the detector has just found again (a new track). The
