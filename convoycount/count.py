@@ -230,7 +230,9 @@ class LineCounter:
         vehicle coming the other way; or first seen just before) is judged on how it
         moved while seen: split in two halves at the middle of its frames on the side
         it was seen. A box that jumped over the line once from a standing track did not
-        move before it jumped."""
+        move before it jumped. A vehicle seen on fewer frames than that (3 or so: a fast
+        one at a low frame rate or a high speed-up) is judged on single looks, steady
+        from look to look (`_steady`, `_rigid` with looks=1)."""
         s = self.settings
         if s.rigid_travel_frac == 0:                    # the rule switched off
             return True
@@ -242,9 +244,25 @@ class LineCounter:
         elif len(before) >= 4 or len(after) >= 4:
             pool = before if len(before) >= 4 else after
             split = pool[len(pool) // 2 - 1].time_s
+        elif before and after and len(near) >= 3:
+            return self._steady(near) and self._rigid(near, t, to_side, looks=1)
         else:
             return False
         return self._rigid(pool, split, to_side)
+
+    def _steady(self, obs) -> bool:
+        """Does the box move at a steady velocity from look to look? Judged on a vehicle
+        seen too few times for medians: between two looks a vehicle's speed and heading
+        change little (it cannot brake, speed up or turn much in one frame interval),
+        while boxes of detector flicker (a flash that stands, then another one further
+        on) jump. Each velocity must differ from the one before by less than
+        `rigid_travel_frac` of the larger speed, the same factor-of-two agreement the
+        rigid rule asks of the two ends."""
+        frac = self.settings.rigid_travel_frac
+        v = [(np.asarray(b.scene_center) - np.asarray(a.scene_center)) / (b.time_s - a.time_s)
+             for a, b in zip(obs, obs[1:])]
+        return all(float(np.linalg.norm(b - a)) < frac * max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
+                   for a, b in zip(v, v[1:]))
 
     def _ends(self, pool, split: float, to_side: int) -> tuple:
         """({(end, later): [positions]}, largest extent across the line): where the back
@@ -279,11 +297,21 @@ class LineCounter:
         judged = [k for k in (0, 1) if len(ends[(k, False)]) >= least and len(ends[(k, True)]) >= least]
         return [float(np.median(ends[(k, True)])) - float(np.median(ends[(k, False)])) for k in judged]
 
-    def _rigid(self, pool, split: float, to_side: int) -> bool:
-        """Both ends' progress from the observations up to `split` to those after it."""
+    def _rigid(self, pool, split: float, to_side: int, looks: int = 2) -> bool:
+        """Both ends' progress from the observations up to `split` to those after it,
+        each end judged on at least `looks` sightings on each side.
+
+        looks=1 is for a vehicle the camera saw on too few frames for medians (a fast
+        one at a low frame rate or a high speed-up: 2 looks before the line and 1
+        after). One sighting a side does not average the box edges' jitter out, so then
+        both ends must each have moved by `rigid_travel_frac` of the box's extent: a
+        parked car's edges do not jitter by half its size, and one whose visible part
+        changes moves one end only."""
         s = self.settings
         ends, extent = self._ends(pool, split, to_side)
-        moved = self._progress(ends, 2)
+        moved = self._progress(ends, looks)
+        if looks < 2:
+            return len(moved) == 2 and min(moved) >= s.rigid_travel_frac * extent
         if len(moved) == 2:
             # Both ends seen: a vehicle moves them alike, however slowly (a long bus in a
             # queue may advance less than half its length in the window); a box whose

@@ -509,12 +509,34 @@ class Tracker:
         return d if d <= s.standing_gate + 0.5 * s.start_accel_diag_s2 * dt * dt else None
 
     def _associate(self, boxes: list, t: float, exclude=frozenset()):
-        s = self.settings
-        n_t, n_d = len(self._active), len(boxes)
-        if n_t == 0 or n_d == 0:
+        """(matches [(track index, box index)], unmatched box indices).
+
+        One assignment over all tracks, unless new tracks in it push a confirmed track
+        onto another box than the one it takes among confirmed tracks alone: then the
+        confirmed tracks choose first and the new ones share the boxes left. A new track
+        may cost a confirmed one a frame (it is kept for `lost_track_s`), never its box:
+        a new track's distance is measured from where it was seen once, a confirmed one's
+        from a prediction, and summed in one assignment a vehicle entering at the frame's
+        edge, boxed twice, pushed a confirmed car onto it a lane over, which hid the
+        entering one's crossing (benchmarks/realclips.md, residential_a x6 at 16.0 s)."""
+        n_d = len(boxes)
+        if not self._active or n_d == 0:
             return [], list(range(n_d))
-        big = 1e6
-        cost = np.full((n_t, n_d), big)
+        cost = self._costs(boxes, t, exclude)
+        everyone = _assign(cost, list(range(len(self._active))), list(range(n_d)))
+        confirmed = [i for i, tr in enumerate(self._active) if tr.confirmed]
+        alone = dict(_assign(cost, confirmed, list(range(n_d))))
+        if any(alone.get(i, j) != j for i, j in everyone if i in alone):
+            tentative = [i for i, tr in enumerate(self._active) if not tr.confirmed]
+            taken = set(alone.values())
+            everyone = list(alone.items()) + _assign(cost, tentative, [j for j in range(n_d) if j not in taken])
+        matched_d = {c for _, c in everyone}
+        return everyone, [j for j in range(n_d) if j not in matched_d]
+
+    def _costs(self, boxes: list, t: float, exclude) -> np.ndarray:
+        """Cost of each (track, box) link; _NO_LINK where the gates refuse it."""
+        s = self.settings
+        cost = np.full((len(self._active), len(boxes)), _NO_LINK)
         centers = np.array([box_center(b) for b in boxes])
         for i, tr in enumerate(self._active):
             a_t = area(tr.last.scene)
@@ -530,7 +552,16 @@ class Tracker:
                     # Prefer confirmed tracks, then size agreement, on near-ties.
                     cost[i, j] = d + s.size_cost_weight * abs(np.log(ratio)) + \
                         (0.0 if tr.confirmed else s.tentative_cost)
-        rows, cols = linear_sum_assignment(cost)
-        matches = [(r, c) for r, c in zip(rows, cols) if cost[r, c] < big]
-        matched_d = {c for _, c in matches}
-        return matches, [j for j in range(n_d) if j not in matched_d]
+        return cost
+
+
+_NO_LINK = 1e6
+
+
+def _assign(cost: np.ndarray, rows: list, cols: list) -> list:
+    """Minimum-cost links (Hungarian) between these tracks and boxes, gated links only."""
+    if not rows or not cols:
+        return []
+    sub = cost[np.ix_(rows, cols)]
+    r, c = linear_sum_assignment(sub)
+    return [(rows[a], cols[b]) for a, b in zip(r, c) if sub[a, b] < _NO_LINK]
