@@ -268,17 +268,15 @@ class LineCounter:
         """({(end, later): [positions]}, largest extent across the line): where the back
         (end 0) and front (end 1) of the box were seen, along the direction of travel,
         up to `split` (later False) and after it."""
-        s = self.settings
         n = self._normal * to_side                      # towards the side it crossed to
         ax = 0 if abs(n[0]) >= abs(n[1]) else 1
         sign = 1.0 if n[ax] > 0 else -1.0
-        size = self._size[ax]
         ends = {(k, later): [] for k in (0, 1) for later in (False, True)}
         extent = 0.0
         for o in pool:
             lo, hi = o.scene[ax], o.scene[ax + 2]
             extent = max(extent, hi - lo)
-            cut = (o.box[ax] <= s.edge_cut_px, o.box[ax + 2] >= size - s.edge_cut_px)
+            cut = self._cut_ends(o, ax)
             # (back end, front end) along the direction of travel, each with its cut flag
             pair = ((lo, cut[0]), (hi, cut[1])) if sign > 0 else ((-hi, cut[1]), (-lo, cut[0]))
             later = o.time_s > split
@@ -350,12 +348,15 @@ class LineCounter:
         ends, _ = self._ends(before + after, before[-1].time_s, to_side)
         return all(m >= s.rigid_travel_frac * centre for m in self._progress(ends, 1))
 
+    def _cut_ends(self, o, ax: int) -> tuple:
+        """(low end, high end) of the box along axis `ax`: is each at the picture's edge?"""
+        cut = self.settings.edge_cut_px
+        return o.box[ax] <= cut, o.box[ax + 2] >= self._size[ax] - cut
+
     def _edge_cut(self, o, to_side: int) -> bool:
         """Is either end of this box, along the motion across the line, at the picture's edge?"""
         n = self._normal * to_side
-        ax = 0 if abs(n[0]) >= abs(n[1]) else 1
-        cut = self.settings.edge_cut_px
-        return bool(o.box[ax] <= cut or o.box[ax + 2] >= self._size[ax] - cut)
+        return any(self._cut_ends(o, 0 if abs(n[0]) >= abs(n[1]) else 1))
 
     def _travelled(self, obs) -> bool:
         c0 = np.asarray(obs[0].scene_center)
