@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from .geometry import overlap_of_smaller
+from .geometry import ground_depth_map, overlap_of_smaller
 
 DIRECTIONS = ("left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top")
 
@@ -264,17 +264,19 @@ class LineCounter:
         return all(float(np.linalg.norm(b - a)) < frac * max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
                    for a, b in zip(v, v[1:]))
 
-    def _ends(self, pool, split: float, to_side: int) -> tuple:
+    def _ends(self, pool, split: float, to_side: int, on_road: bool = False) -> tuple:
         """({(end, later): [positions]}, largest extent across the line): where the back
         (end 0) and front (end 1) of the box were seen, along the direction of travel,
-        up to `split` (later False) and after it."""
+        up to `split` (later False) and after it; in pixels, or (`on_road`) as distances
+        along the road where the picture shows them (`_ground`)."""
         n = self._normal * to_side                      # towards the side it crossed to
         ax = 0 if abs(n[0]) >= abs(n[1]) else 1
         sign = 1.0 if n[ax] > 0 else -1.0
         ends = {(k, later): [] for k in (0, 1) for later in (False, True)}
         extent = 0.0
+        ground = self._ground(pool, ax) if on_road else float
         for o in pool:
-            lo, hi = o.scene[ax], o.scene[ax + 2]
+            lo, hi = ground(o.scene[ax]), ground(o.scene[ax + 2])
             extent = max(extent, hi - lo)
             cut = self._cut_ends(o, ax)
             # (back end, front end) along the direction of travel, each with its cut flag
@@ -305,8 +307,15 @@ class LineCounter:
         both ends must each have moved by `rigid_travel_frac` of the box's extent: a
         parked car's edges do not jitter by half its size, and one whose visible part
         changes moves one end only."""
+        return any(self._rigid_in(pool, split, to_side, looks, on_road) for on_road in (False, True))
+
+    def _rigid_in(self, pool, split: float, to_side: int, looks: int, on_road: bool) -> bool:
+        """`_rigid` measured in pixels or on the road. A vehicle's two ends move alike on
+        the picture when it crosses it, and alike on the road when it drives along the
+        view (there its near end moves faster in pixels: a receding car near the camera
+        moves its back twice as far as its front). An end that stands, stands in both."""
         s = self.settings
-        ends, extent = self._ends(pool, split, to_side)
+        ends, extent = self._ends(pool, split, to_side, on_road)
         moved = self._progress(ends, looks)
         if looks < 2:
             return len(moved) == 2 and min(moved) >= s.rigid_travel_frac * extent
@@ -347,6 +356,17 @@ class LineCounter:
                   - float(np.median([np.dot(o.scene_center, n) for o in before])))
         ends, _ = self._ends(before + after, before[-1].time_s, to_side)
         return all(m >= s.rigid_travel_frac * centre for m in self._progress(ends, 1))
+
+    def _ground(self, pool, ax: int):
+        """Positions along axis `ax` as distances along the road (geometry.ground_depth_map,
+        fitted on this vehicle's boxes seen whole), or as they are where the boxes show no
+        perspective. Across the picture (ax 0) a row keeps its depth. A box's top row is a
+        roof, not road, so on the road a tall vehicle's top end moves more than its bottom
+        end (by camera height over camera height less roof height): `_rigid` takes the
+        road measure beside the pixels', never instead of them."""
+        whole = [o.scene for o in pool if not any(self._cut_ends(o, 0) + self._cut_ends(o, 1))]
+        depth = ground_depth_map(whole) if ax == 1 else None
+        return (lambda v: float(v)) if depth is None else (lambda v: float(depth(v)))
 
     def _cut_ends(self, o, ax: int) -> tuple:
         """(low end, high end) of the box along axis `ax`: is each at the picture's edge?"""

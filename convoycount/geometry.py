@@ -115,3 +115,38 @@ def pair_boxes(prev, cur, reach_diag: float, max_area_ratio: float) -> list:
     apart = (dist > reach_diag * diag) | (np.maximum(ratio, 1 / ratio) > max_area_ratio)
     rows, cols = linear_sum_assignment(np.where(apart, 1e9, dist))
     return [(int(i), int(j), float(dist[i, j])) for i, j in zip(rows, cols) if not apart[i, j]]
+
+
+def ground_depth_map(boxes, min_fit: float = 0.9):
+    """A map from image rows to a coordinate proportional to distance along a flat road,
+    fitted on one vehicle's boxes (x1, y1, x2, y2) seen at different rows; None when the
+    boxes do not show perspective.
+
+    Why: a camera looking along a road sees a receding vehicle's near end move faster
+    down the picture than its far end (image speed grows with the square of the
+    distance below the horizon), so the two ends of one rigid vehicle can move by a
+    factor of two or more apart in pixels. On the road they move alike. A vehicle's
+    width in the picture is proportional to its row's distance below the horizon
+    (pinhole camera, flat road, no roll): width = k (bottom - horizon). A line fitted
+    through (bottom, width) gives the horizon; 1 / (row - horizon) is then proportional
+    to the ground distance of any point of the road at that row. The map is scaled to
+    move 1 unit per pixel at the boxes' median bottom row, so thresholds in pixels keep
+    their meaning there. It is monotone, so what stood still still stands still.
+
+    Only a clear fit is taken (correlation >= `min_fit`, width growing downwards, the
+    horizon above every box): a turning vehicle, a camera looking straight down or
+    boxes all at one row give none, and positions are then compared as they are."""
+    b = as_boxes(boxes)
+    if len(b) < 3:
+        return None
+    bottoms, widths = b[:, 3], b[:, 2] - b[:, 0]
+    if np.ptp(bottoms) < 0.5 * float(np.median(widths)) or np.ptp(widths) <= 0:
+        return None            # too little change of row to see the width follow it
+    if float(np.corrcoef(bottoms, widths)[0, 1]) < min_fit:
+        return None
+    k, c = np.polyfit(bottoms, widths, 1)
+    horizon = -c / k
+    if not horizon < float(b[:, 1].min()):
+        return None
+    ref = float(np.median(bottoms)) - horizon
+    return lambda row: -ref * ref / (np.asarray(row, float) - horizon)
