@@ -87,3 +87,18 @@ def test_adaptive_stride_counts_and_times_like_every_frame(two_way_clip):
     assert [(e.clip_time_s, e.direction, e.track_id) for e in adaptive.events] == \
         [(e.clip_time_s, e.direction, e.track_id) for e in every.events]
     assert adaptive.stable_tracks == every.stable_tracks
+    # The annotated video draws a tracked vehicle on the frames between its looks too
+    # (thin, labelled "between looks"), where it is: its box does not blink.
+    from convoycount.evidence.annotate import Annotator
+    from convoycount.evidence.draw import track_colour
+    from convoycount.video import frames
+    times = {f.index: f.time_s for f in frames(clip)}
+    tr = max(adaptive.tracks, key=lambda t: len(t.observations))
+    a, b = next((p, q) for p, q in zip(tr.observations, tr.observations[1:])
+                if q.frame_index - p.frame_index > 1)
+    index = a.frame_index + 1
+    frac = (times[index] - a.time_s) / (b.time_s - a.time_s)
+    x1, y1, x2, y2 = (int(round(u + frac * (v - u))) for u, v in zip(a.box, b.box))
+    img = Annotator(adaptive).draw(index, times[index], np.zeros((270, 480, 3), np.uint8))
+    edge = img[y1 + 4:y2 - 3, x1].astype(int)
+    assert (np.abs(edge - track_colour(tr.track_id)).sum(axis=1) < 60).mean() > 0.8

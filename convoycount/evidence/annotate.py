@@ -103,6 +103,20 @@ class _TrackDraw:
     times: np.ndarray                # observation times, ascending
     centres: np.ndarray              # (n, 2) in scene pixels (the frame's own, camera fixed)
     counted_at: Optional[float]      # clip time of its crossing event, if counted
+    boxes: np.ndarray                # (n, 4) scene boxes, for the frames between looks
+
+    def between_looks(self, time_s: float) -> Optional[np.ndarray]:
+        """Its scene box at `time_s`, drawn between two looks on a frame the detector did
+        not look at (the adaptive stride, schedule.py) or missed it on: linear between the
+        two looks, as the counter interpolates a crossing. None outside its looks or over
+        a gap longer than TRAIL_S (there the tracker coasted, and a drawn box would claim
+        more than was seen)."""
+        i = int(np.searchsorted(self.times, time_s))
+        if i == 0 or i >= len(self.times) or self.times[i] - self.times[i - 1] > TRAIL_S:
+            return None
+        t0, t1 = self.times[i - 1], self.times[i]
+        frac = (time_s - t0) / (t1 - t0)
+        return self.boxes[i - 1] + frac * (self.boxes[i] - self.boxes[i - 1])
 
 
 class Annotator:
@@ -127,7 +141,7 @@ class Annotator:
             self.tracks[tr.track_id] = _TrackDraw(
                 tr.track_id, tr.class_name, track_colour(tr.track_id),
                 np.array([o.time_s for o in obs]), np.array([o.scene_center for o in obs]),
-                counted.get(tr.track_id))
+                counted.get(tr.track_id), np.array([o.scene for o in obs], dtype=float))
             for o in obs:
                 self.by_frame.setdefault(o.frame_index, []).append((tr.track_id, o))
         self.events = sorted(report.events, key=lambda e: e.clip_time_s)
@@ -154,7 +168,9 @@ class Annotator:
         to_frame, line = self._to_frame(index)
         if line is not None:
             draw_line(img, *line, thickness=th)
-        for tid, o in self.by_frame.get(index, ()):
+        seen = self.by_frame.get(index, ())
+        self._draw_between_looks(img, time_s, to_frame, {tid for tid, _ in seen}, th)
+        for tid, o in seen:
             if abs(o.time_s - time_s) > 1e-6:
                 self.time_mismatches += 1
             td = self.tracks[tid]
@@ -183,6 +199,21 @@ class Annotator:
         lines += integrity.marks_at(time_s) if integrity is not None else []
         draw_panel(img, lines, 0.8 * sc)
         return img
+
+
+    def _draw_between_looks(self, img, time_s: float, to_frame, drawn: set, th: int) -> None:
+        """Thin boxes, labelled "between looks", for tracks not looked at on this frame:
+        so a box does not blink where the detector skipped frames, and a reader can tell a
+        drawn guess from a detection."""
+        for tid, td in self.tracks.items():
+            if tid in drawn or not td.times[0] < time_s < td.times[-1]:
+                continue
+            box = td.between_looks(time_s)
+            if box is None:
+                continue
+            (x1, y1), (x2, y2) = to_frame(box.reshape(2, 2))
+            draw_box(img, (x1, y1, x2, y2), td.colour, f"#{tid} between looks", self.scale,
+                     thickness=max(1, th - 1))
 
 
 @dataclass
