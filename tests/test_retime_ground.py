@@ -76,6 +76,25 @@ def test_the_camera_span_holds_the_true_speed_whatever_the_lens(tmp_path, lens):
         assert got < 0.5 * true
 
 
+def test_a_camera_looking_down_on_the_road_is_inside_the_span(tmp_path):
+    """From high above (85 deg down, a drone or a bridge) paths are parallel and boxes
+    hardly grow: no horizon, so the point reads the view as 15 deg down and traffic
+    toward the camera ~x3 too fast; the span must still reach the true speed."""
+    cfg = PerspectiveConfig(speedup=3.0, heading_deg=180, tilt_deg=85, lane_x_m=0.0,
+                            lane_y_m=60.0 / math.tan(math.radians(85)), camera_height_m=60.0,
+                            spacing_m=30.0, duration_s=2.0, speed_mps=10.0)
+    generate_perspective(tmp_path / "p.mp4", cfg)
+    r = convoycount.analyze(tmp_path / "p.mp4", detector="motion", integrity=False)
+    est = estimate_ground(r.tracks, cfg.width, cfg.height)
+    assert est.ok, est.reason
+    assert est.evidence["camera"]["horizon_y_px"] is None
+    got = est.evidence["ground_speed_m_per_clip_s"]
+    down, up = est.evidence["camera_log_span"]
+    true = cfg.speedup * cfg.speed_mps
+    assert got > 2 * true                                 # the point is off, as it must be
+    assert got * math.exp(down) <= true <= got * math.exp(up)
+
+
 def test_evidence_lets_a_reader_redo_the_arithmetic():
     boxes = [(40 + 6 * i, 150, 40 + 6 * i + 90, 190) for i in range(30)]
     est = estimate_ground([_track(1, boxes)], 640, 360)
