@@ -66,24 +66,21 @@ def test_no_frame_is_skipped_when_a_vehicle_could_enter_unseen_and_reach_the_lin
     assert len(drive(edge, 100.0, 600.0, 0.4)) == int(0.4 * FPS)
 
 
-@pytest.fixture(scope="module")
-def two_way_clip(tmp_path_factory):
-    from convoycount.synth import generate, scenario
-    path = tmp_path_factory.mktemp("schedule") / "two_way.mp4"
-    truth = generate(path, scenario("two_way", seed=424243, width=480, height=270, n_vehicles=4))
-    return path, truth
-
-
 @pytest.mark.slow
-def test_adaptive_stride_counts_and_times_like_every_frame(two_way_clip):
+@pytest.mark.xdist_group("yolo_two_way_every_frame")
+def test_adaptive_stride_counts_and_times_like_every_frame(yolo_two_way, yolo_every_frame_report):
+    # every frame: the CLI's count of the same clip at the same line with --every-frame
+    # (tests/conftest.py), one run shared with tests/test_yolo.py; events compared as the
+    # report's JSON has them (the report's contract)
     from convoycount.pipeline import analyze
-    clip, truth = two_way_clip
+    clip, truth = yolo_two_way
+    every = yolo_every_frame_report
     line = ",".join(str(v) for v in truth.line)
-    every = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), line=line, adaptive_stride=False)
     adaptive = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), line=line)
-    assert every.frames_detected == every.frames_processed == adaptive.frames_processed
+    assert every["analysis"]["frames_detected"] == every["analysis"]["frames_processed"] \
+        == adaptive.frames_processed
     assert adaptive.frames_detected < 0.8 * adaptive.frames_processed
-    assert len(every.events) == truth.total_crossing
-    assert [(e.clip_time_s, e.direction, e.track_id) for e in adaptive.events] == \
-        [(e.clip_time_s, e.direction, e.track_id) for e in every.events]
-    assert adaptive.stable_tracks == every.stable_tracks
+    assert len(every["events"]) == truth.total_crossing
+    assert [(e["clip_time_s"], e["direction"], e["track_id"]) for e in adaptive.to_dict()["events"]] == \
+        [(e["clip_time_s"], e["direction"], e["track_id"]) for e in every["events"]]
+    assert adaptive.stable_tracks == every["count"]["stable_tracks"]

@@ -1,0 +1,53 @@
+"""Fixtures that several test modules share, so an expensive clip or analysis is made
+once per session instead of once per test.
+
+Under xdist a session fixture is still built once per worker; the tests that share
+an analysis are therefore marked `xdist_group` with the fixture's name, and pytest
+runs with `--dist loadgroup` (pyproject.toml), which keeps each group on one worker."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_MODEL = Path(__file__).resolve().parents[1] / "models" / "convoy-yolo.pt"
+
+
+@pytest.fixture(scope="session")
+def yolo_two_way(tmp_path_factory):
+    """A small two-way clip (4 vehicles, 480x270, ~8.5 s) with its truth: few frames,
+    so the learned detectors can count it end to end in a test."""
+    from convoycount.synth import generate, scenario
+    path = tmp_path_factory.mktemp("yolo_two_way") / "two_way.mp4"
+    truth = generate(path, scenario("two_way", seed=424242, width=480, height=270, n_vehicles=4))
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def yolo_two_way_every_frame(yolo_two_way, tmp_path_factory):
+    """The CLI's count of `yolo_two_way` with the project model at the true line, every
+    frame detected (--every-frame), as a user runs it (the completed process).
+
+    One run is the every-frame reference of three tests: the CLI's own (stdout is
+    the JSON report), the fixed stride and the adaptive stride (test_schedule.py)."""
+    from convoycount.detect.models import ENV_VAR
+    clip, truth = yolo_two_way
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    cwd = tmp_path_factory.mktemp("yolo_cli")
+    line = ",".join(str(v) for v in truth.line)
+    return subprocess.run([sys.executable, "-m", "convoycount.cli", "count", str(clip), "--detector", "yolo",
+                           "--model", str(PROJECT_MODEL), "--line", line, "--every-frame",
+                           "--json", "-", "--quiet"], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="session")
+def yolo_every_frame_report(yolo_two_way_every_frame) -> dict:
+    """The JSON report of `yolo_two_way_every_frame` (the run must have succeeded)."""
+    p = yolo_two_way_every_frame
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
