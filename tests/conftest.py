@@ -51,3 +51,13 @@ def yolo_every_frame_report(yolo_two_way_every_frame) -> dict:
     p = yolo_two_way_every_frame
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
+
+
+def pytest_collection_modifyitems(items):
+    """Modules with end-to-end (`slow`) tests first. xdist hands tests to whichever worker
+    is free, so the long runs start early and the many short tests even out the end of
+    the run (alphabetically, test_yolo*'s exports came last and one worker waited for
+    them). Each module's tests stay together and in order: its module-scoped fixtures
+    are still built once per worker."""
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow_modules)     # stable: keeps the rest
