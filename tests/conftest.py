@@ -1,9 +1,9 @@
 """Fixtures that several test modules share, so an expensive clip or analysis is made
 once per session instead of once per test.
 
-Under xdist a session fixture is still built once per worker; the tests that share
-an analysis are therefore marked `xdist_group` with the fixture's name, and pytest
-runs with `--dist loadgroup` (pyproject.toml), which keeps each group on one worker."""
+Under xdist a session fixture is still built once per worker; every test that uses
+one of SHARED_ANALYSES is therefore put in that fixture's `xdist_group` (below), and
+pytest runs with `--dist loadgroup` (pyproject.toml), which keeps a group on one worker."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,22 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_MODEL = Path(__file__).resolve().parents[1] / "models" / "convoy-yolo.pt"
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_MODEL = ROOT / "models" / "convoy-yolo.pt"
+README_CLAIM = "nine vehicles in 10 seconds"
+
+# Fixtures (session-, or module-scoped in one module) holding an analysis that several
+# tests read: the tests using one run on one xdist worker, so it is made once.
+SHARED_ANALYSES = ("yolo_two_way_every_frame", "news_story_readme_report", "small_local")
+
+
+@pytest.fixture(scope="session")
+def news_story_readme_report():
+    """samples/news_story.mp4 analysed as the README's first command does (--speedup 4
+    --claim "nine vehicles in 10 seconds"). Read it, never change it: test_pipeline,
+    test_report and test_evidence share this one analysis (each made its own before)."""
+    import convoycount
+    return convoycount.analyze(ROOT / "samples" / "news_story.mp4", speedup=4, claim=README_CLAIM)
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +68,17 @@ def yolo_every_frame_report(yolo_two_way_every_frame) -> dict:
     return json.loads(p.stdout)
 
 
+@pytest.hookimpl(tryfirst=True)    # before xdist turns the xdist_group marks into groups
 def pytest_collection_modifyitems(items):
-    """Modules with end-to-end (`slow`) tests first. xdist hands tests to whichever worker
-    is free, so the long runs start early and the many short tests even out the end of
-    the run (alphabetically, test_yolo*'s exports came last and one worker waited for
-    them). Each module's tests stay together and in order: its module-scoped fixtures
-    are still built once per worker."""
+    """Each test using a shared analysis joins its fixture's xdist group. Then modules
+    with end-to-end (`slow`) tests go first: xdist hands tests to whichever worker is
+    free, so the long runs start early and the many short tests even out the end of the
+    run (alphabetically, test_yolo*'s exports came last and one worker waited for them).
+    Each module's tests stay together and in order: its module-scoped fixtures are still
+    built once per worker."""
+    for item in items:
+        for name in SHARED_ANALYSES:
+            if name in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group(name))
     slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.module not in slow_modules)     # stable: keeps the rest

@@ -199,7 +199,6 @@ def test_small_batch_rows_match_direct_analysis_and_rerun_reuses(small_dir, tmp_
     assert json.loads((out / rows["clip0.mp4"].report).read_text())["line"]["x1"] == 0.5
 
 
-@pytest.mark.xdist_group("small_batch_local")
 def test_claims_csv_gives_each_clip_its_own_claim(small_dir, small_local, tmp_path):
     src, _ = small_dir
     rows = {r.path: r for r in small_local[1].rows if fnmatch.fnmatch(r.path, "clip*.mp4")}
@@ -272,7 +271,6 @@ def test_evidence_is_written_per_clip_and_asking_for_it_later_recounts(small_dir
     assert with_ev.rows[0].count_total == plain.rows[0].count_total
 
 
-@pytest.mark.xdist_group("small_batch_local")
 def test_the_cli_command_writes_the_api_summary_and_fails_in_one_line(small_dir, small_local, tmp_path):
     src, _ = small_dir
     out = tmp_path / "cli"
@@ -416,7 +414,6 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(big_dir, big_local, tm
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("small_batch_local")
 def test_ray_executor_gives_the_local_summary(small_dir, small_local, tmp_path):
     # the small folder has every kind of row (counted, duplicate, renamed copy, broken,
     # ignored); the executor only decides where each clip runs, so the summaries must match

@@ -21,10 +21,10 @@ def line_of(truth):
     return ",".join(str(v) for v in truth["line"])
 
 
-@pytest.fixture(scope="module")
-def news_story():
-    return convoycount.analyze(SAMPLES / "news_story.mp4", speedup=4,
-                               claim="nine vehicles in 10 seconds")
+@pytest.fixture()
+def news_story(news_story_readme_report):
+    """The README's analysis of the sample, made once per session (tests/conftest.py)."""
+    return news_story_readme_report
 
 
 def test_news_story_sample_count_and_claim(news_story):

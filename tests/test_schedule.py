@@ -67,7 +67,6 @@ def test_no_frame_is_skipped_when_a_vehicle_could_enter_unseen_and_reach_the_lin
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("yolo_two_way_every_frame")
 def test_adaptive_stride_counts_and_times_like_every_frame(yolo_two_way, yolo_every_frame_report):
     # every frame: the CLI's count of the same clip at the same line with --every-frame
     # (tests/conftest.py), one run shared with tests/test_yolo.py; events compared as the

@@ -235,7 +235,6 @@ def test_auto_never_picks_the_project_model_and_says_why(tmp_path):
 
 # --------------------------------------------------------------------------- end to end
 
-@pytest.mark.xdist_group("yolo_two_way_every_frame")
 def test_cli_count_with_project_model_matches_truth_and_keeps_stdout_json(small_clip,
                                                                            yolo_two_way_every_frame):
     # `count --json -` at the true line, every frame (tests/conftest.py); speed is
@@ -269,7 +268,6 @@ def test_exported_model_counts_like_the_pt(small_clip, tmp_path, fmt, name):
     assert len(analyze(clip, detector="yolo", model=str(exported), line=line).events) == truth.total_crossing
 
 
-@pytest.mark.xdist_group("yolo_two_way_every_frame")
 def test_stride_counts_like_every_frame(small_clip, yolo_every_frame_report):
     # every frame: the CLI's count at the same line (tests/conftest.py), one run shared
     # with the CLI test and the adaptive-stride test
