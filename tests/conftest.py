@@ -20,7 +20,8 @@ README_CLAIM = "nine vehicles in 10 seconds"
 
 # Fixtures (session-, or module-scoped in one module) holding an analysis that several
 # tests read: the tests using one run on one xdist worker, so it is made once.
-SHARED_ANALYSES = ("yolo_two_way_every_frame", "news_story_readme_report", "small_local")
+SHARED_ANALYSES = ("yolo_two_way_every_frame", "news_story_readme_report", "small_local",
+                   "looped_analysis")
 
 
 @pytest.fixture(scope="session")
