@@ -8,6 +8,7 @@ folder of 20+ clips are marked slow.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
 import os
 import shutil
@@ -71,8 +72,9 @@ def _events(report: dict) -> list:
     return [(e["direction"], round(e["clip_time_s"], 6)) for e in report["events"]]
 
 
-def _stable(out: Path) -> list:
-    return stable_view(read_summary_csv(out / "summary.csv"))
+def _stable(out: Path, glob: str = "*") -> list:
+    """The summary's stable columns, of the rows whose path matches `glob`."""
+    return stable_view([r for r in read_summary_csv(out / "summary.csv") if fnmatch.fnmatch(r["path"], glob)])
 
 
 # --------------------------------------------------------------------------- fast: discovery
@@ -144,6 +146,16 @@ def small_dir(tmp_path_factory):
     return src, broken
 
 
+@pytest.fixture(scope="module")
+def small_local(small_dir, tmp_path_factory):
+    """One local run over the whole small folder, default options: the reference summary
+    of the CLI, claims and ray tests (read only: a test that reruns writes its own OUT).
+    A run over `clip*.mp4` alone gives these rows for those clips: each row is its clip's."""
+    src, _ = small_dir
+    out = tmp_path_factory.mktemp("small_local") / "out"
+    return out, run_batch(src, out, jobs=2)
+
+
 def test_small_batch_rows_match_direct_analysis_and_rerun_reuses(small_dir, tmp_path):
     from convoycount.pipeline import analyze
     src, broken = small_dir
@@ -187,9 +199,9 @@ def test_small_batch_rows_match_direct_analysis_and_rerun_reuses(small_dir, tmp_
     assert json.loads((out / rows["clip0.mp4"].report).read_text())["line"]["x1"] == 0.5
 
 
-def test_claims_csv_gives_each_clip_its_own_claim(small_dir, tmp_path):
+def test_claims_csv_gives_each_clip_its_own_claim(small_dir, small_local, tmp_path):
     src, _ = small_dir
-    rows = {r.path: r for r in run_batch(src, tmp_path / "plain", jobs=2, glob="clip*.mp4").rows}
+    rows = {r.path: r for r in small_local[1].rows if fnmatch.fnmatch(r.path, "clip*.mp4")}
     claims = tmp_path / "claims.csv"
     with open(claims, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -259,15 +271,14 @@ def test_evidence_is_written_per_clip_and_asking_for_it_later_recounts(small_dir
     assert with_ev.rows[0].count_total == plain.rows[0].count_total
 
 
-def test_the_cli_command_writes_the_api_summary_and_fails_in_one_line(small_dir, tmp_path):
+def test_the_cli_command_writes_the_api_summary_and_fails_in_one_line(small_dir, small_local, tmp_path):
     src, _ = small_dir
-    run_batch(src, tmp_path / "api", jobs=1, glob="clip*.mp4")
     out = tmp_path / "cli"
     done = subprocess.run(CLI_BATCH + [str(src), "-o", str(out), "--jobs", "1", "--glob", "clip*.mp4"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "batch: 3 files: 3 counted, 0 failed" in done.stderr
-    assert _stable(out) == _stable(tmp_path / "api")
+    assert _stable(out) == _stable(small_local[0], "clip*.mp4")
     # a user error: exit code 2, one line on stderr, no clip started
     bad = subprocess.run(CLI_BATCH + [str(src), "-o", str(tmp_path / "bad"), "--line", "1,2"],
                          capture_output=True, text=True, timeout=120)
@@ -403,13 +414,12 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(big_dir, big_local, tm
 
 
 @pytest.mark.slow
-def test_ray_executor_gives_the_local_summary(small_dir, tmp_path):
+def test_ray_executor_gives_the_local_summary(small_dir, small_local, tmp_path):
     # the small folder has every kind of row (counted, duplicate, renamed copy, broken,
     # ignored); the executor only decides where each clip runs, so the summaries must match
     pytest.importorskip("ray", reason="ray is not installed (pip install 'convoycount[ray]')")
     src, _ = small_dir
-    ref_out = tmp_path / "local"
-    run_batch(src, ref_out, jobs=1)
+    ref_out, _ = small_local
     out = tmp_path / "out"
     summary = run_batch(src, out, jobs=2, executor="ray")
     assert summary.executor == "ray"

@@ -51,12 +51,11 @@ def _frame(path, index: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def news(tmp_path_factory):
-    """The news-story sample analysed as in the README, and its evidence."""
+def news(tmp_path_factory, news_story_readme_report):
+    """The news-story sample analysed as in the README (the session's one analysis,
+    tests/conftest.py), and its evidence."""
     sample = ROOT / "samples" / "news_story.mp4"
-    if not sample.exists():
-        sample = _synth(tmp_path_factory.mktemp("clip") / "news_story.mp4", "news_story")
-    report = analyze(sample, speedup=4, claim="nine vehicles in 10 seconds")
+    report = news_story_readme_report
     out = tmp_path_factory.mktemp("evidence")
     seen = []
     written = write_evidence(report, out, command_line="convoycount count news_story.mp4 "

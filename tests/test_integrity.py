@@ -60,12 +60,19 @@ def test_a_span_played_backwards_is_found_from_the_tracks(edited):
     assert {f.kind for f in report.integrity.findings} == {"reversed"}
 
 
-@pytest.mark.slow
-def test_a_looped_clip_is_judged_on_distinct_vehicles(edited, tmp_path):
+@pytest.fixture(scope="module")
+def looped_analysis(edited):
+    """(report, true distinct count) of the looped clip, analysed once with a claim its
+    replays would make true: read by the distinct-vehicles and the evidence tests."""
     import convoycount
     path, truth = edited["loop"]
     n = truth.total_crossing
-    report = convoycount.analyze(path, claim=f"at least {n + 2} vehicles", claim_basis="clip")
+    return convoycount.analyze(path, claim=f"at least {n + 2} vehicles", claim_basis="clip"), n
+
+
+@pytest.mark.slow
+def test_a_looped_clip_is_judged_on_distinct_vehicles(looped_analysis):
+    report, n = looped_analysis
     d = report.to_dict()
     assert d["count"]["total"] > d["count"]["distinct"] == n
     repeated = [e for e in d["events"] if "repeat_of" in e]
@@ -80,11 +87,9 @@ def test_a_looped_clip_is_judged_on_distinct_vehicles(edited, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_looped_clip_s_evidence_shows_each_vehicle_once_and_the_edit_first(edited, tmp_path):
-    import convoycount
+def test_a_looped_clip_s_evidence_shows_each_vehicle_once_and_the_edit_first(looped_analysis, tmp_path):
     from convoycount.evidence import write_evidence
-    path, truth = edited["loop"]
-    report = convoycount.analyze(path)
+    report, _ = looped_analysis
     write_evidence(report, tmp_path / "ev", annotate=False)
     layout = json.loads((tmp_path / "ev" / "contact_sheet.json").read_text())
     assert layout["total"] == report.distinct == len(layout["tiles"]) < layout["crossings"] == report.total

@@ -200,6 +200,9 @@ def test_one_driver_pulling_away_on_a_real_street_is_not_a_speed_change(tmp_path
     # stepping alone is a driver, not the clip (with one allowed: a false speed_change at
     # 23.8 s); the creeping one's cruise comes from its free box edges (with none, its
     # jitter passed as the second step: a false speed_change at 23.8 s)
+    # The whole clip is analysed: from 8, 10, 12 or 14 s on (--start) the motion
+    # background and so the tracks differ, and with the old cruise (centres of whole
+    # boxes only) the test then passed: the span would lose what this test guards.
     import subprocess
 
     import imageio_ffmpeg

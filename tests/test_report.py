@@ -37,9 +37,11 @@ CONTRACT = ["input.path", "input.sha256", "probe", "params", "tool.version", "de
 EVENT_KEYS = ["track_id", "clip_time_s", "real_time_s", "direction", "class", "confidence"]
 
 
-@pytest.fixture(scope="module")
-def report() -> Report:
-    return convoycount.analyze(SAMPLE, speedup=4, claim=CLAIM)
+@pytest.fixture()
+def report(news_story_readme_report) -> Report:
+    """analyze(SAMPLE, speedup=4, claim=CLAIM), made once per session (tests/conftest.py)."""
+    assert news_story_readme_report.claim.text == CLAIM
+    return news_story_readme_report
 
 
 def _event(track_id: int, t: float, direction: str, class_name: str = "car") -> CrossingEvent:

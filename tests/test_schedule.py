@@ -66,27 +66,23 @@ def test_no_frame_is_skipped_when_a_vehicle_could_enter_unseen_and_reach_the_lin
     assert len(drive(edge, 100.0, 600.0, 0.4)) == int(0.4 * FPS)
 
 
-@pytest.fixture(scope="module")
-def two_way_clip(tmp_path_factory):
-    from convoycount.synth import generate, scenario
-    path = tmp_path_factory.mktemp("schedule") / "two_way.mp4"
-    truth = generate(path, scenario("two_way", seed=424243, width=480, height=270, n_vehicles=4))
-    return path, truth
-
-
 @pytest.mark.slow
-def test_adaptive_stride_counts_and_times_like_every_frame(two_way_clip):
+def test_adaptive_stride_counts_and_times_like_every_frame(yolo_two_way, yolo_every_frame_report):
+    # every frame: the CLI's count of the same clip at the same line with --every-frame
+    # (tests/conftest.py), one run shared with tests/test_yolo.py; events compared as the
+    # report's JSON has them (the report's contract)
     from convoycount.pipeline import analyze
-    clip, truth = two_way_clip
+    clip, truth = yolo_two_way
+    every = yolo_every_frame_report
     line = ",".join(str(v) for v in truth.line)
-    every = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), line=line, adaptive_stride=False)
     adaptive = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), line=line)
-    assert every.frames_detected == every.frames_processed == adaptive.frames_processed
+    assert every["analysis"]["frames_detected"] == every["analysis"]["frames_processed"] \
+        == adaptive.frames_processed
     assert adaptive.frames_detected < 0.8 * adaptive.frames_processed
-    assert len(every.events) == truth.total_crossing
-    assert [(e.clip_time_s, e.direction, e.track_id) for e in adaptive.events] == \
-        [(e.clip_time_s, e.direction, e.track_id) for e in every.events]
-    assert adaptive.stable_tracks == every.stable_tracks
+    assert len(every["events"]) == truth.total_crossing
+    assert [(e["clip_time_s"], e["direction"], e["track_id"]) for e in adaptive.to_dict()["events"]] == \
+        [(e["clip_time_s"], e["direction"], e["track_id"]) for e in every["events"]]
+    assert adaptive.stable_tracks == every["count"]["stable_tracks"]
     # The annotated video draws a tracked vehicle on the frames between its looks too
     # (thin, labelled "between looks"), where it is: its box does not blink.
     from convoycount.evidence.annotate import Annotator
@@ -99,6 +95,7 @@ def test_adaptive_stride_counts_and_times_like_every_frame(two_way_clip):
     index = a.frame_index + 1
     frac = (times[index] - a.time_s) / (b.time_s - a.time_s)
     x1, y1, x2, y2 = (int(round(u + frac * (v - u))) for u, v in zip(a.box, b.box))
-    img = Annotator(adaptive).draw(index, times[index], np.zeros((270, 480, 3), np.uint8))
+    blank = np.zeros((adaptive.probe.height, adaptive.probe.width, 3), np.uint8)
+    img = Annotator(adaptive).draw(index, times[index], blank)
     edge = img[y1 + 4:y2 - 3, x1].astype(int)
     assert (np.abs(edge - track_colour(tr.track_id)).sum(axis=1) < 60).mean() > 0.8

@@ -108,12 +108,10 @@ def test_auto_only_considers_general_coco_models(places, tmp_path):
 
 # --------------------------------------------------------------------------- offline CLI
 
-@pytest.fixture(scope="module")
-def small_clip(tmp_path_factory):
-    from convoycount.synth import generate, scenario
-    path = tmp_path_factory.mktemp("yolo") / "two_way.mp4"
-    truth = generate(path, scenario("two_way", seed=424242, width=480, height=270, n_vehicles=4))
-    return path, truth
+@pytest.fixture()
+def small_clip(yolo_two_way):
+    """The shared small two-way clip (tests/conftest.py), generated once per session."""
+    return yolo_two_way
 
 
 def run_cli(args, cwd, env_extra=None, timeout=120):
@@ -237,11 +235,12 @@ def test_auto_never_picks_the_project_model_and_says_why(tmp_path):
 
 # --------------------------------------------------------------------------- end to end
 
-def test_cli_count_with_project_model_matches_truth_and_keeps_stdout_json(small_clip, tmp_path):
-    clip, truth = small_clip
-    # speed is measured in benchmarks/, not here (a loaded machine made a time limit flaky)
-    p, _ = run_cli(["count", str(clip), "--detector", "yolo", "--model", str(PROJECT_MODEL),
-                    "--json", "-", "--quiet"], cwd=tmp_path)
+def test_cli_count_with_project_model_matches_truth_and_keeps_stdout_json(small_clip,
+                                                                           yolo_two_way_every_frame):
+    # `count --json -` at the true line, every frame (tests/conftest.py); speed is
+    # measured in benchmarks/, not here (a loaded machine made a time limit flaky)
+    _, truth = small_clip
+    p = yolo_two_way_every_frame
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)      # ultralytics' own log lines must not land on stdout
     assert report["detector"]["name"] == "yolo"
@@ -262,22 +261,28 @@ def test_exported_model_counts_like_the_pt(small_clip, tmp_path, fmt, name):
     exported = tmp_path / name
     assert exported.exists()
     # the .pt counts this clip exactly (test_cli_count_with_project_model_matches_truth...),
-    # so the copy counting it exactly too is "counts like the pt" without a third count
-    assert len(analyze(clip, detector="yolo", model=str(exported)).events) == truth.total_crossing
+    # so the copy counting it exactly too is "counts like the pt" without a third count.
+    # At the true line the adaptive stride detects only the frames a count depends on
+    # (every frame near a crossing; test_schedule.py): the same count from fewer frames.
+    line = ",".join(str(v) for v in truth.line)
+    assert len(analyze(clip, detector="yolo", model=str(exported), line=line).events) == truth.total_crossing
 
 
-def test_stride_counts_like_every_frame(small_clip):
+def test_stride_counts_like_every_frame(small_clip, yolo_every_frame_report):
+    # every frame: the CLI's count at the same line (tests/conftest.py), one run shared
+    # with the CLI test and the adaptive-stride test
     from convoycount.pipeline import analyze
     clip, truth = small_clip
-    every = analyze(clip, detector="yolo", model=str(PROJECT_MODEL))
-    half = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), stride=2)
-    assert half.frames_processed == -(-every.frames_processed // 2)
-    assert len(half.events) == len(every.events) == truth.total_crossing
+    every = yolo_every_frame_report
+    line = ",".join(str(v) for v in truth.line)
+    half = analyze(clip, detector="yolo", model=str(PROJECT_MODEL), line=line, stride=2)
+    assert half.frames_processed == -(-every["analysis"]["frames_processed"] // 2)
+    assert len(half.events) == len(every["events"]) == truth.total_crossing
     # the same crossings, each within two frame intervals (times come from pts)
-    interval = every.probe.duration_s / every.probe.frames
-    for a, b in zip(every.events, half.events):
-        assert a.direction == b.direction
-        assert abs(a.clip_time_s - b.clip_time_s) <= 2 * interval
+    interval = half.probe.duration_s / half.probe.frames
+    for a, b in zip(every["events"], half.events):
+        assert a["direction"] == b.direction
+        assert abs(a["clip_time_s"] - b.clip_time_s) <= 2 * interval
 
 
 def test_a_broken_weights_file_or_unknown_device_is_one_clear_error(tmp_path):
