@@ -3,14 +3,16 @@ a pan after the column of up to one frame width, zoom up to 1.5x, parked vehicle
 verge beside the line), counted in scene coordinates with the project's YOLO model.
 
 Done when (issue 14): counts exact on >= 90 % of the clips and no parked vehicle ever
-counted. Held-out seeds 340-359. Tuned on: seeds 1-6 (the camera stage and the
+counted. Held-out seeds 360-379. Tuned on: seeds 1-6 (the camera stage and the
 standing-track rules), 200-219 (the counter's rigid-motion rule: the misses of the
 first run, seeds 202, 204, 213, 214, 218, 219, were diagnosed on them), 300-319 (the
 held-out range until the parked counts on seeds 300 and 312 were diagnosed: the rigid
-check at the crossing itself and one count per vehicle) and 320-339 (held out once,
-then seed 332's parked count was diagnosed: the check's sightings). From seed 320 on, a quarter
-of the clips (seed % 4 == 3) are filmed through a window (reflection and frame fixed
-in the picture): a variation added after all tuning, seen only here. Two worker
+check at the crossing itself and one count per vehicle), 320-339 (held out once,
+then seed 332's parked count was diagnosed: the check's sightings) and 340-359 (held out
+once, then seeds 340 and 345 were diagnosed: the tracker's pace rule). From seed 320 on,
+a quarter of the clips (seed % 4 == 3) are filmed through a window (reflection and frame
+fixed in the picture): no rule was tuned on them (347 and 351 failed in registration,
+not fixed). Two worker
 processes, one clip each. A few clips are also counted with --no-camera, and the
 camera stage's cost is measured on a fixed-camera sample.
 """
@@ -30,8 +32,8 @@ from convoycount.synth.camera import CameraMove, generate_moving
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = str(ROOT / "models" / "convoy-yolo.pt")
-HELD_OUT = range(340, 360)
-TUNED = "1-6, 200-219, 300-319 and 320-339"
+HELD_OUT = range(360, 380)
+TUNED = "1-6, 200-219, 300-319, 320-339 and 340-359"
 WINDOW_FROM = 320              # seeds this high or higher may be filmed through a window
 NO_CAMERA = 3                  # clips also counted without compensation
 

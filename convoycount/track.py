@@ -92,6 +92,16 @@ class TrackerSettings:
                                       # car) times the time squared
     standing_grow: float = 1.3        # ...and no box wider or taller than this times the box it stood
                                       # in (hidden, its box shrinks; a larger box is another vehicle)
+    pace_window_s: float = 1.0        # a moving track's pace: its centre's net travel over about this
+                                      # much of its recent past (box jitter cancels, a step does not)
+    pace_factor: float = 2.0          # it takes no box farther from where it was last seen than this
+                                      # times its pace covers in the time since (between looks a
+                                      # vehicle's speed changes by less than a factor of two, as
+                                      # count.py's _steady asks; a box entering the picture moves its
+                                      # centre at half the vehicle's speed), plus what a vehicle
+                                      # starting off covers (start_accel_diag_s2); 0 switches it off
+    pace_slack_diag: float = 0.5      # ...plus this (box diagonals: a box's centre moves by half the
+                                      # change of its visible part, a vehicle half hidden for a frame)
 
     def __post_init__(self):
         def check(names, ok, expected):
@@ -114,8 +124,10 @@ class TrackerSettings:
         check(("max_area_ratio", "standing_grow"), lambda v: v >= 1, ">= 1 (a ratio between the larger and smaller box)")
         check(("velocity_smoothing", "duplicate_overlap", "covered_frac"),
               lambda v: 0 < v <= 1, "a fraction in (0, 1]")
-        check(("backstep_diag", "size_cost_weight", "tentative_cost", "detection_size_weight",
-               "across_min_frac"), lambda v: v >= 0, ">= 0")
+        check(("pace_window_s",), lambda v: v > 0, "> 0")
+        check(("pace_factor",), lambda v: v == 0 or v >= 1, "0 (off) or >= 1 (a factor on the track's pace)")
+        check(("backstep_diag", "pace_slack_diag", "size_cost_weight", "tentative_cost",
+               "detection_size_weight", "across_min_frac"), lambda v: v >= 0, ">= 0")
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,23 @@ class _TrackState:
         if self.velocity is None:
             return c
         return c + self.velocity * (time_s - self.last.time_s)
+
+    def pace(self, window_s: float) -> float:
+        """Speed in px per clip second: the centre's net travel from the oldest sighting
+        within `window_s` of the newest. Net travel, not the velocity: a
+        standing track whose box jitters (two parked cars boxed now as one, now apart) has
+        a velocity of the jitter but no pace."""
+        last = self.observations[-1]
+        first = last
+        for i in range(len(self.observations) - 2, -1, -1):    # newest first, no copy
+            o = self.observations[i]
+            if o.time_s < last.time_s - window_s:
+                break
+            first = o
+        span = last.time_s - first.time_s
+        if span <= 0:
+            return 0.0
+        return float(np.linalg.norm(np.subtract(last.scene_center, first.scene_center))) / span
 
     def heading(self, s: TrackerSettings) -> Optional[tuple]:
         """(unit direction, front) of the track's net motion since it last stood
@@ -466,6 +495,8 @@ class Tracker:
             return d if d <= s.gate_new else None
         if tr.standing is not None:
             return self._standing_distance(tr, point, box, t, scale)
+        if not self._within_pace(tr, point, t, scale):
+            return None
         err = point - tr.predict(t)
         speed = float(np.linalg.norm(tr.velocity))
         if speed < 1e-6:
@@ -495,6 +526,29 @@ class Tracker:
         across_scale = max(0.5 * (abs(u[1]) * w + abs(u[0]) * h), s.across_min_frac * scale, 1.0)
         d = float(np.hypot(along / scale, across / (s.across_stretch * across_scale)))
         return d if d <= s.gate else None
+
+    def _within_pace(self, tr: _TrackState, point: np.ndarray, t: float, scale: float) -> bool:
+        """Can the vehicle have got from where the track last saw it to `point` by time t?
+
+        A vehicle moves no faster than it was moving, give or take what it can change
+        between looks: `pace_factor` times its pace (net travel over the last
+        `pace_window_s`), what a vehicle starting off covers, and half the box's size for
+        a box whose visible part changed. The gate around the prediction is a box
+        diagonal whatever the time: a military truck at 13 px a frame took a box on
+        parked cars 98 px on, past the line, and was lost while a new track carried it
+        on, one truck counted twice (bench_camera seed 340, every frame); a jittering
+        track on two parked cars, unseen for 1.1 s behind a bus, took a box 125 px on
+        (seed 345). Both are jumps no vehicle makes. In a sped-up clip the pace is in clip
+        time like everything here; only the starting-off term (clip seconds, as for the
+        standing gate) is then too small, which the slack covers over short gaps."""
+        s = self.settings
+        if s.pace_factor == 0:                          # the rule switched off
+            return True
+        speed = tr.pace(s.pace_window_s)
+        dt = t - tr.last.time_s
+        reach = (s.pace_factor * speed * dt + 0.5 * s.start_accel_diag_s2 * scale * dt * dt
+                 + s.pace_slack_diag * scale)
+        return float(np.linalg.norm(point - np.asarray(tr.last.scene_center))) <= reach
 
     def _standing_distance(self, tr: _TrackState, point: np.ndarray, box, t: float,
                            scale: float) -> Optional[float]:
