@@ -18,7 +18,7 @@ the clip, so vehicles already in view at the start are not learned as road.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -76,17 +76,25 @@ class MotionDetector:
         self._ref: Optional[np.ndarray] = None       # grey reference frame for stabilisation
         self._ref_pts: Optional[np.ndarray] = None   # corners on the reference frame
         self._last_t: Optional[float] = None
-        self._scale = 1.0
         k = max(1, s.open_px)
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         k = max(1, s.close_px)
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
 
     # -- helpers ------------------------------------------------------------
-    def _small(self, image: np.ndarray) -> np.ndarray:
-        image, self._scale = downscaled(image, self.settings.analysis_width)
+    def _small(self, image: np.ndarray) -> tuple:
+        """(the picture at analysis size, blurred; the scale applied)"""
+        image, scale = downscaled(image, self.settings.analysis_width)
         b = self.settings.blur_px | 1
-        return cv2.GaussianBlur(image, (b, b), 0) if b > 1 else image
+        return (cv2.GaussianBlur(image, (b, b), 0) if b > 1 else image), scale
+
+    def _align(self, frame: Frame) -> tuple:
+        """(the frame at analysis size, blurred and shifted back onto the reference; its
+        scale; the camera's shift dx, dy). Reads only the reference, which the first frame
+        sets: frames can be aligned ahead of the background model (detect_all)."""
+        small, scale = self._small(frame.image)
+        dx, dy = self._shift(small)
+        return self._unshift(small, dx, dy), scale, dx, dy
 
     def _shift(self, small: np.ndarray) -> tuple:
         """Camera shift of this frame relative to the reference, in small-image pixels:
@@ -121,9 +129,7 @@ class MotionDetector:
         """Seed the background with the per-pixel median of frames sampled over the clip."""
         imgs = []
         for f in frames:
-            small = self._small(f.image)
-            dx, dy = self._shift(small)
-            imgs.append(self._unshift(small, dx, dy))
+            imgs.append(self._align(f)[0])
         if not imgs:
             return
         bg = np.median(np.stack(imgs), axis=0).astype(np.uint8)
@@ -131,10 +137,28 @@ class MotionDetector:
             self._mog.apply(bg, learningRate=1.0)
 
     def detect(self, frame: Frame) -> Detections:
+        return self._subtract(frame, *self._align(frame))
+
+    def detect_all(self, frames: Iterable[Frame]) -> Iterator[tuple]:
+        """(frame, detect(frame)) for each frame in order, with the next frame aligned in a
+        thread of its own while this one is subtracted: alignment (blur, Lucas-Kanade)
+        reads only the reference, the background model only aligned pictures in order,
+        so the boxes are exactly detect()'s, and OpenCV releases the GIL for both."""
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="convoycount-align") as pool:
+            waiting = None                      # (frame, its alignment under way)
+            for frame in frames:
+                # One worker: frames are aligned in order, so the first sets the reference.
+                ahead = pool.submit(self._align, frame)
+                if waiting is not None:
+                    yield waiting[0], self._subtract(waiting[0], *waiting[1].result())
+                waiting = (frame, ahead)
+            if waiting is not None:
+                yield waiting[0], self._subtract(waiting[0], *waiting[1].result())
+
+    def _subtract(self, frame: Frame, aligned: np.ndarray, scale: float, dx: float, dy: float) -> Detections:
+        """Background subtraction of an aligned picture, in time order: the boxes of `frame`."""
         s = self.settings
-        small = self._small(frame.image)
-        dx, dy = self._shift(small)
-        aligned = self._unshift(small, dx, dy)
         dt = 0.0 if self._last_t is None else max(0.0, frame.time_s - self._last_t)
         self._last_t = frame.time_s
         # Learning rate from the real time step: the background forgets on a clock,
@@ -162,7 +186,7 @@ class MotionDetector:
             conf.append(min(1.0, 0.5 + 0.5 * fill))
         if not boxes:
             return Detections.empty(frame.time_s, frame.index)
-        xyxy = np.array(boxes, dtype=float) / self._scale
+        xyxy = np.array(boxes, dtype=float) / scale
         H, W = frame.image.shape[:2]
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, W)
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, H)
