@@ -48,6 +48,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
+from convoycount.io import write_text  # noqa: E402  (atomic: a stopped run leaves no half file)
+
 SYSTEMS = ("convoycount_yolo", "convoycount_coco", "convoycount_motion",
            "ultralytics_objectcounter", "supervision_bytetrack", "decode_only")
 PROJECT_MODEL = ROOT / "models" / "convoy-yolo.pt"
@@ -219,12 +221,41 @@ RUNNERS = {"convoycount_yolo": run_convoycount("yolo"), "convoycount_coco": run_
 
 
 def worker(system: str, manifest: Path, out: Path) -> None:
-    """Run one system over every case; write its results and its own peak RSS."""
+    """Run one system over the cases of `manifest` that `out` does not hold yet, in
+    order. After each case `out` is rewritten whole (atomically) with every result so
+    far and this process's peak RSS, so a run stopped in the middle of a case keeps the
+    cases it finished, and the next run starts at the first one missing."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     cases = json.loads(manifest.read_text())
-    results = {c["name"]: RUNNERS[system](c) for c in cases}
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    out.write_text(json.dumps({"results": results, "peak_rss_mb": peak_mb}))
+    done = load_done(out, cases)
+    for case in cases:
+        if case["name"] in done["results"]:
+            continue
+        res = RUNNERS[system](case)
+        # This process's peak so far (ru_maxrss only grows): the system's peak is the
+        # largest over the cases kept, whichever runs measured them.
+        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        done["results"][case["name"]], done["cases"][case["name"]] = res, case
+        done["peak_rss_mb"] = max(r["peak_rss_mb"] for r in done["results"].values())
+        write_text(out, json.dumps(done))
+
+
+def load_done(out: Path, cases: list) -> dict:
+    """The results in `out` that are still valid for `cases`: those whose case (clip,
+    line, truth, model) is the very same. {"results", "cases", "peak_rss_mb"}: the
+    format a whole-system run always wrote, with the cases beside their results."""
+    keep = {"results": {}, "cases": {}, "peak_rss_mb": 0.0}
+    if not out.exists():
+        return keep
+    old = json.loads(out.read_text())
+    wanted = {c["name"]: c for c in cases}
+    for name, res in old.get("results", {}).items():
+        if name in wanted and old.get("cases", {}).get(name) == wanted[name]:
+            # a whole-system run's output (adopt_whole_runs) has one peak for all its cases
+            res.setdefault("peak_rss_mb", old.get("peak_rss_mb", 0.0))
+            keep["results"][name], keep["cases"][name] = res, wanted[name]
+    keep["peak_rss_mb"] = max((r["peak_rss_mb"] for r in keep["results"].values()), default=0.0)
+    return keep
 
 
 # ---- scoring ------------------------------------------------------------------------------
@@ -275,25 +306,41 @@ def summarise(cases: list, raw: dict) -> dict:
 
 
 # ---- the run --------------------------------------------------------------------------------
-def run_systems(cases: list, folder: Path, systems=SYSTEMS) -> dict:
-    """Each system in a fresh process over all cases (one model load per clip at most).
-    A system whose output for these very cases is already in `folder` is not run again:
-    a run that stops (a crash, a reboot) resumes where it stopped."""
+def adopt_whole_runs(folder: Path) -> None:
+    """Outputs written before results were kept per case hold no cases: a system's file
+    then covered every case of the manifest beside it. Name them, so those results are
+    kept like any other (and not run again)."""
     manifest = folder / "cases.json"
-    text = json.dumps(cases)
-    if manifest.exists() and manifest.read_text() != text:
-        for name in SYSTEMS:                   # other cases: the old outputs say nothing
-            (folder / f"{name}.json").unlink(missing_ok=True)
-    manifest.write_text(text)
+    if not manifest.exists():
+        return
+    for out in folder.glob("*.json"):
+        if out.stem not in SYSTEMS:
+            continue
+        old = json.loads(out.read_text())
+        if "cases" not in old:
+            by_name = {c["name"]: c for c in json.loads(manifest.read_text())}
+            old["cases"] = {n: by_name[n] for n in old.get("results", {}) if n in by_name}
+            write_text(out, json.dumps(old))
+
+
+def run_systems(cases: list, folder: Path, systems=SYSTEMS) -> dict:
+    """Each system in a fresh process over the cases it has not finished (one model load
+    per clip at most). Results are kept per (system, clip) case in `folder/<system>.json`:
+    a run that stops (a crash, Ctrl-C, a reboot) resumes at the first case missing, and
+    a case already measured for the very same clip, line and model is never run again.
+    (Its fps then comes from the earlier run: the load may have differed.)"""
+    manifest = folder / "cases.json"
+    adopt_whole_runs(folder)
+    write_text(manifest, json.dumps(cases))
     raw = {}
     for system in systems:
         out = folder / f"{system}.json"
-        if not out.exists():
-            part = out.with_suffix(".part")    # written whole or not at all
-            subprocess.run([sys.executable, __file__, "--worker", system, str(manifest), str(part)],
+        if len(load_done(out, cases)["results"]) < len(cases):
+            subprocess.run([sys.executable, __file__, "--worker", system, str(manifest), str(out)],
                            check=True, cwd=ROOT)
-            part.replace(out)
-        raw[system] = json.loads(out.read_text())
+        done = load_done(out, cases)
+        raw[system] = {"results": {c["name"]: done["results"][c["name"]] for c in cases},
+                       "peak_rss_mb": done["peak_rss_mb"]}
         print(f"  {system}: done", file=sys.stderr, flush=True)
     return raw
 
@@ -335,7 +382,7 @@ def run(quick: bool = False, json_out=None, work=None, systems=SYSTEMS, clips=No
     work = Path(work) if work else Path(tempfile.gettempdir()) / f"convoycount-peers-{'quick' if quick else 'full'}"
     result = measure(quick, work, systems, clips)
     if json_out:
-        Path(json_out).write_text(json.dumps(result, indent=1))
+        write_text(json_out, json.dumps(result, indent=1))
     gen = result["generated"]
     block = [f"## Side by side with the peers ({'quick' if quick else 'full'} suite)\n",
              f"{len(result['clips']['generated'])} generated clips (looks standard, flat, haze; the last two never "

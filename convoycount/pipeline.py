@@ -199,6 +199,11 @@ def _schedule(options: AnalysisOptions, det, info: ClipInfo) -> Optional[Detecti
 def _look(reader, det, estimator, schedule, on_frame, progress) -> tuple:
     """Detect (and register) the decoded frames the schedule asks for: ([Detections],
     (width, height) of the last frame). `on_frame` and `progress(time)` see every frame."""
+    if schedule is None and estimator is None:
+        return _look_every(reader, det, lambda frame, dets: None, on_frame, progress)
+    if schedule is None:
+        with _CameraBehind(estimator) as camera:
+            return _look_every(reader, det, camera.update, on_frame, progress)
     found, size, step = [], None, None
     for frame in reader:
         if on_frame is not None:
@@ -213,6 +218,61 @@ def _look(reader, det, estimator, schedule, on_frame, progress) -> tuple:
         if progress is not None:
             progress(frame.time_s)
     return found, size
+
+
+def _look_every(reader, det, register, on_frame, progress) -> tuple:
+    """_look without a schedule: every frame is detected, then handed to `register`. A
+    detector that can work ahead over a stream of frames (`detect_all`, the motion
+    detector) is given the stream."""
+    def seen(frames):
+        for frame in frames:
+            if on_frame is not None:
+                on_frame(frame)
+            yield frame
+    stream = det.detect_all(seen(reader)) if hasattr(det, "detect_all") else \
+        ((frame, det.detect(frame)) for frame in seen(reader))
+    found, size = [], None
+    for frame, dets in stream:
+        size = (frame.image.shape[1], frame.image.shape[0])
+        register(frame, dets)
+        found.append(dets)
+        if progress is not None:
+            progress(frame.time_s)
+    return found, size
+
+
+class _CameraBehind:
+    """The camera stage one frame behind the detector, in a thread of its own: with no
+    schedule nothing in the loop waits for a frame's transform (the tracker reads them all
+    after it), so registering frame i (OpenCV, which releases the GIL) overlaps detecting
+    frame i+1 on the other core. Frames reach the estimator in order, one at a time, so
+    its steps are exactly those of calling it in the loop; at most one frame waits. An
+    error in the estimator is raised in the loop, at the next frame or at the end."""
+
+    def __init__(self, estimator: CameraEstimator):
+        from concurrent.futures import ThreadPoolExecutor
+        self._estimator = estimator
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convoycount-camera")
+        self._pending = None
+
+    def update(self, frame, dets) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._estimator.update, frame, dets)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __enter__(self) -> "_CameraBehind":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:
+                self._wait()            # the last frame's step is in estimator.steps
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _moved(to_scene, width: int, height: int, settings: CameraSettings = CameraSettings()):

@@ -93,3 +93,41 @@ def test_reset_forgets_the_background(one_van):
 
     assert same(after_other(reset=True), fresh)
     assert not same(after_other(reset=False), fresh)
+
+
+def test_detect_all_aligns_ahead_and_gives_exactly_detect_boxes():
+    # Two vehicles on a shaking camera: the shift is undone for every frame, so frames
+    # aligned in a thread ahead of the background model must give the very same boxes.
+    frames = [f for f, _ in clip(n_vehicles=2, duration_real_s=4.0, shake_px=3.0, seed=3)]
+    one = MotionDetector()
+    one.prepare(frames[::8])
+    expected = [one.detect(f) for f in frames]
+    ahead = MotionDetector()
+    ahead.prepare(frames[::8])
+    got = list(ahead.detect_all(iter(frames)))
+    assert [f.index for f, _ in got] == [f.index for f in frames]
+    assert sum(len(d) for d in expected) > 20           # there were boxes to compare
+    for (_, d), e in zip(got, expected):
+        assert np.array_equal(d.xyxy, e.xyxy) and np.array_equal(d.confidence, e.confidence)
+
+
+def test_closing_and_labelling_the_foreground_box_is_the_whole_mask():
+    # Blobs at the picture's edges and close to each other (the closing joins some),
+    # noise specks everywhere: the crop must change nothing.
+    import cv2
+    from convoycount.detect.motion import _closed_blobs
+    rng = np.random.default_rng(5)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    for trial in range(30):
+        mask = np.zeros((180, 320), np.uint8)
+        for _ in range(rng.integers(1, 8)):
+            x, y = rng.integers(-10, 310), rng.integers(-10, 170)
+            mask[max(0, y):y + rng.integers(3, 40), max(0, x):x + rng.integers(3, 60)] = 255
+        if trial % 2:
+            mask[rng.random(mask.shape) < 0.002] = 255
+        closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+        whole = [(x, y, x + w, y + h, a) for x, y, w, h, a in stats[1:] if a >= 4]
+        assert [tuple(map(int, b)) for b in _closed_blobs(mask, kernel, 4)] == \
+            [tuple(map(int, b)) for b in whole]
+    assert _closed_blobs(np.zeros((180, 320), np.uint8), kernel, 4) == []
