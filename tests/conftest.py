@@ -117,3 +117,17 @@ def _restore_xdist_group_suffix(config, items) -> None:
         suffix = "@" + "_".join(groups)
         if groups and hasattr(item, "_id") and not item.nodeid.endswith(suffix):
             item._id = NodeId.parse(item.nodeid + suffix)
+
+
+def pytest_configure(config):
+    """On an xdist worker: each library's thread pool gets the worker's share of the
+    cores. torch, OpenCV and OpenBLAS each size their pools to every core, so with one
+    worker per core every worker's pools fought the other's (the batch runner caps them
+    the same way, convoycount/batch/worker.py). CONVOYCOUNT_TEST_THREADS=0 keeps the
+    libraries' defaults."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    wanted = os.environ.get("CONVOYCOUNT_TEST_THREADS")
+    if workers < 2 or wanted == "0":
+        return
+    from convoycount.batch.worker import limit_threads
+    limit_threads(int(wanted) if wanted else max(1, (os.cpu_count() or 1) // workers))
