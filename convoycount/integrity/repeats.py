@@ -21,8 +21,9 @@ MOTION_MIN = 0.004       # 1 - cosine: below this the footage is too still to te
 MIN_SEP_S = 1.0          # a copy starts at least this long after its source
 MIN_RUN_S = 1.0          # shorter runs of matches are coincidence
 MAX_BREAK = 4            # frames a run may miss (duplicated frames, a noisy frame)
-BLOCK = 128              # rows of the similarity matrix computed at once (x all frames:
-                         # 4.6 MB a temporary for a 10-minute clip at 15 fps)
+BLOCK = 32               # rows of the similarity matrix computed at once: each temporary is
+                         # BLOCK x all frames (1-2 MB for a 10-minute clip at 15 fps; at 128
+                         # rows the block's temporaries added 34 MB to that clip's peak RSS)
 SEAM_SHARE = 0.02        # after a loop's seam the picture is this close to an earlier one, as a
                          # share of the jump (loops: <= 0.004; a gap's new picture: >= 0.09)
 HOLD = 3.0               # along the copy, frames stay within this many times the seam's match

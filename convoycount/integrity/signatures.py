@@ -7,7 +7,6 @@ histogram. Everything the integrity checks measure comes from these: about
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import cv2
@@ -16,23 +15,35 @@ import numpy as np
 THUMB_W, THUMB_H = 64, 36       # 16:9; a 4 m vehicle at 16 px/m is still ~6 px wide
 HIST_BINS = 16
 EDGE = 1                        # thumbnail px left out at the border (a shake uncovers it)
-CHUNK = 512                     # frames turned into floats at once (memory stays flat)
+CHUNK = 128                     # frames turned into floats at once (memory stays flat: ~1 MB each)
 SOLID_DIFF = 12.0               # grey levels: something moved there, not a codec's re-quantising
 
 
-@dataclass
 class SignatureLog:
-    """Signatures of the frames as they are decoded (append with `add`)."""
-    times: list = field(default_factory=list)
-    indices: list = field(default_factory=list)
-    thumbs: list = field(default_factory=list)     # uint8 (THUMB_H, THUMB_W)
-    hists: list = field(default_factory=list)      # float32 (3 * HIST_BINS,), sums to 3
+    """Signatures of the frames as they are decoded (append with `add`).
+
+    The thumbnails go into one growing uint8 array rather than a list of small ones:
+    the checks read them as one (N, H, W) array, and making it from a list copied all
+    of them at once after the loop (20 MB on a 10-minute clip at 15 fps, on top of the
+    list). Capacity doubles; the pages past the frames written are never touched, so
+    they take no resident memory."""
+
+    def __init__(self) -> None:
+        self.times: list = []
+        self.indices: list = []
+        self.hists: list = []            # float32 (3 * HIST_BINS,), sums to 3
+        self._thumbs = np.empty((256, THUMB_H, THUMB_W), dtype=np.uint8)
 
     def add(self, frame) -> None:
         small = cv2.resize(frame.image, (THUMB_W, THUMB_H), interpolation=cv2.INTER_AREA)
+        n = len(self.times)
+        if n == len(self._thumbs):
+            grown = np.empty((2 * n, THUMB_H, THUMB_W), dtype=np.uint8)
+            grown[:n] = self._thumbs
+            self._thumbs = grown
+        self._thumbs[n] = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         self.times.append(float(frame.time_s))
         self.indices.append(int(frame.index))
-        self.thumbs.append(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
         h = [np.bincount(small[..., c].ravel() // (256 // HIST_BINS), minlength=HIST_BINS)
              for c in range(3)]
         self.hists.append((np.concatenate(h) / (THUMB_W * THUMB_H)).astype(np.float32))
@@ -44,12 +55,12 @@ class SignatureLog:
     def t(self) -> np.ndarray:
         return np.asarray(self.times, dtype=np.float64)
 
-    @cached_property
+    @property
     def grey(self) -> np.ndarray:
-        """(N, H, W) uint8 thumbnails, as stored. The checks below turn CHUNK frames at a
-        time into floats: a float copy of every frame at once grew the peak memory of a
-        10-minute 1080p analysis by 80 % (benchmarks/bench_memory.py)."""
-        return np.asarray(self.thumbs, dtype=np.uint8).reshape(-1, THUMB_H, THUMB_W)
+        """(N, H, W) uint8 thumbnails, as stored (a view, no copy). The checks below turn
+        CHUNK frames at a time into floats: a float copy of every frame at once grew the
+        peak memory of a 10-minute 1080p analysis by 80 % (benchmarks/bench_memory.py)."""
+        return self._thumbs[:len(self.times)]
 
     @cached_property
     def step(self) -> np.ndarray:
