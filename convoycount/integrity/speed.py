@@ -193,9 +193,15 @@ def _candidates(paths: list, clip: tuple, leap_times) -> list:
     """(score, moment, {track id: factor}) for the best moment of each run of moments
     where every vehicle across steps up by about the same factor."""
     dt = _frame_s(paths)
+    # Only a vehicle seen on both sides of a moment has a step there (pace_step): asking
+    # the few on screen, not every track of the clip, keeps a long clip linear (a
+    # 10-minute clip with 200 vehicles spent 42 s here asking all of them at every frame).
+    first = np.array([p.t[0] for p in paths])
+    last = np.array([p.t[-1] for p in paths])
     out, run = [], None
     for m in np.arange(clip[0] + EDGE_S, clip[1] - EDGE_S, dt):
-        across = {p.track_id: f for p, f in ((p, p.pace_step(float(m))) for p in paths) if f is not None}
+        on = [paths[i] for i in np.flatnonzero((first <= m) & (last >= m))]
+        across = {p.track_id: f for p, f in ((p, p.pace_step(float(m))) for p in on) if f is not None}
         factors = list(across.values())
         ok = (bool(factors) and min(factors) >= MIN_FACTOR and max(factors) <= AGREE * min(factors)
               and not any(abs(m - lt) < EDGE_S for lt in leap_times))
