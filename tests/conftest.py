@@ -20,8 +20,12 @@ README_CLAIM = "nine vehicles in 10 seconds"
 
 # Fixtures (session-, or module-scoped in one module) holding an analysis that several
 # tests read: the tests using one run on one xdist worker, so it is made once.
+# A module fixture counts too: xdist builds it once on each worker that runs one of its
+# tests (measured: the batch module's big folder was rendered and counted on both workers,
+# 30 s each; the integrity modules' edited clips, 18 s each). `edited` also holds the
+# tests of `looped_analysis`, which is made from it.
 SHARED_ANALYSES = ("yolo_two_way_every_frame", "news_story_readme_report", "small_local",
-                   "looped_analysis")
+                   "big_local", "edited", "shaky")
 
 
 @pytest.fixture(scope="session")
