@@ -3,10 +3,11 @@
 Two generated 1080p clips of the same scene, 1 minute and 10 minutes long, are
 counted by `convoycount.analyze` in a fresh process each (motion detector, the
 default integrity pass on). The process samples its own RSS (/proc/self/status)
-as the clip goes by and reports the peak (ru_maxrss). Flat means the 10-minute
-peak is within 20 % of the 1-minute peak: decoded frames are dropped as soon as
-the detector, tracker and integrity pass have seen them; what grows with the
-clip is only the tracks and events, a few hundred bytes per vehicle.
+as the clip goes by and reports its own peak (VmHWM; benchmarks/rss.py says why not
+ru_maxrss). Flat means the 10-minute peak is within 20 % of the 1-minute peak:
+decoded frames are dropped as soon as the detector, tracker and integrity pass have
+seen them; what grows with the clip is what each frame leaves behind (its 2.4 kB
+integrity signature, its detections and camera step: about 4 kB) and the tracks.
 
 The capture rate is 15 fps (9,000 frames of 1920x1080 for 10 minutes) so that
 rendering and counting both fit in about a quarter of an hour on 2 cores.
@@ -27,8 +28,10 @@ FPS = 15.0
 SPACING_S = 6.0          # one vehicle every 6 s per lane, both ways
 
 CHILD = r"""
-import json, resource, sys
+import json, sys
+sys.path.insert(0, "benchmarks")
 import convoycount
+from rss import peak_rss_mb
 samples = []
 def rss_mb():
     for line in open("/proc/self/status"):
@@ -39,7 +42,7 @@ def progress(fraction):
         samples.append((round(fraction, 2), round(rss_mb(), 1)))
 r = convoycount.analyze(sys.argv[1], detector="motion", speedup=1, progress=progress)
 print(json.dumps({"frames": r.frames_processed, "total": r.total, "elapsed_s": r.elapsed_s,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                  "peak_rss_mb": peak_rss_mb(),
                   "samples": samples}))
 """
 

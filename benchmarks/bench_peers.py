@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from convoycount.io import write_text  # noqa: E402  (atomic: a stopped run leaves no half file)
+from rss import peak_rss_mb  # noqa: E402
 
 SYSTEMS = ("convoycount_yolo", "convoycount_coco", "convoycount_motion",
            "ultralytics_objectcounter", "supervision_bytetrack", "decode_only")
@@ -232,9 +232,9 @@ def worker(system: str, manifest: Path, out: Path) -> None:
         if case["name"] in done["results"]:
             continue
         res = RUNNERS[system](case)
-        # This process's peak so far (ru_maxrss only grows): the system's peak is the
-        # largest over the cases kept, whichever runs measured them.
-        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        # This process's peak so far (it only grows; its own, not the runner's: rss.py):
+        # the system's peak is the largest over the cases kept, whichever runs measured them.
+        res["peak_rss_mb"] = peak_rss_mb()
         done["results"][case["name"]], done["cases"][case["name"]] = res, case
         done["peak_rss_mb"] = max(r["peak_rss_mb"] for r in done["results"].values())
         write_text(out, json.dumps(done))
