@@ -277,3 +277,14 @@ def test_synth_command(tmp_path):
     assert Truth.from_json(truth_path(out)).config["seed"] == 3
     bad = runner.invoke(app, ["synth", str(tmp_path / "b.mp4"), "--rotation", "45"])
     assert bad.exit_code != 0 and not (tmp_path / "b.mp4").exists()
+
+
+def test_a_long_clip_keeps_only_the_sprites_of_vehicles_still_to_come():
+    # Each vehicle's sprite is drawn once and cached; a 10-minute 1080p clip's 200
+    # vehicles kept ~200 MB of them to the end. After its last frame a vehicle's go.
+    from convoycount.synth.render import _Renderer
+    plan = build_plan(scenario("two_way", seed=11, width=320, height=180, n_vehicles=24))
+    renderer = _Renderer(plan)
+    held = [len(renderer.sprites) for _ in renderer.frames()]
+    assert max(held) >= 2                       # vehicles were drawn
+    assert held[-1] <= max(held) < len(plan.vehicles) // 2, held
