@@ -309,8 +309,11 @@ def _passing(hidden: _TrackState, cover: Optional[_TrackState], speed_frac: floa
 
 
 def _opposed(tracks: list) -> bool:
-    """Do any two of these tracks move in opposite directions?"""
-    vs = [tr.velocity for tr in tracks if tr.velocity is not None
+    """Do any two of these tracks move in opposite directions? A standing track moves
+    nowhere: the velocity of its box's jitter points anywhere, and taken for a direction
+    it made a bus passing in front of a parked van "two vehicles passing each other", so
+    the bus's boxes were refused until its track was lost (bench_camera seed 368)."""
+    vs = [tr.velocity for tr in tracks if tr.velocity is not None and tr.standing is None
           and float(np.linalg.norm(tr.velocity)) > 1e-6]
     return any(float(np.dot(a, b)) < 0 for i, a in enumerate(vs) for b in vs[i + 1:])
 
