@@ -191,7 +191,6 @@ def test_a_speed_up_in_stop_and_go_traffic_is_confirmed_at_the_same_places(tmp_p
     assert "vehicles witness it" in found[0].detail
 
 
-@needs_clips
 @pytest.mark.slow
 def test_of_two_moments_that_pass_the_one_where_the_witnesses_agree_is_the_edit(tmp_path):
     # stop_and_go seed 400 (edit at 27.57 s): two moments pass both witnesses. At 27.97 s the
@@ -202,6 +201,7 @@ def test_of_two_moments_that_pass_the_one_where_the_witnesses_agree_is_the_edit(
     _speed_change_found(tmp_path, "stop_and_go", 400)
 
 
+@needs_clips
 @pytest.mark.slow
 def test_one_driver_pulling_away_on_a_real_street_is_not_a_speed_change(tmp_path):
     # city_cut_a with 16-18.5 s reversed (the benchmark's edit): around 23.8 s one car
