@@ -31,12 +31,8 @@ CHILD = r"""
 import json, sys
 sys.path.insert(0, "benchmarks")
 import convoycount
-from rss import peak_rss_mb
+from rss import peak_rss_mb, rss_mb
 samples = []
-def rss_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
 def progress(fraction):
     if not samples or fraction - samples[-1][0] >= 0.1:
         samples.append((round(fraction, 2), round(rss_mb(), 1)))

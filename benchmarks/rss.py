@@ -11,13 +11,26 @@ import resource
 import sys
 
 
-def peak_rss_mb() -> float:
+def _status_mb(key: str):
+    """A memory line of /proc/self/status in MB; None without procfs (macOS)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024.0
-    except OSError:             # no procfs (macOS): the portable figure, caveat above
+    except OSError:
         pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return None
+
+
+def rss_mb():
+    """This process's resident memory now (MB); None without procfs."""
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss     # the portable figure, caveat above
     return peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)   # bytes there, kB here
