@@ -8,6 +8,13 @@ the view has moved far from the current one (its corners leave the picture) or
 fewer of them follow. Corners are never taken on detected vehicles: a convoy
 filling the view would otherwise outvote the road.
 
+Things fixed in the picture are not the scene: a window's reflection and frame
+when the phone films through glass, a broadcaster's caption, dirt on the lens.
+Smooth ones (a reflection's glow) are taken out by following the pictures'
+detail() too; sharp ones lose the vote because the scene's corners cover more of
+the picture (register.coverage), and once the camera has moved, corners that
+stayed put are dropped and kept off later keyframes (_learn_fixed).
+
 A frame that cannot be registered (a truck filling the view, a blurred frame)
 keeps the last transform; so does every frame of a scene too plain to hold
 corners (nothing in it can show the camera moving). When registration stays lost for `max_unregistered_s`
@@ -23,7 +30,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .register import corners, downscaled, fit_motion
+from .register import agreement, corners, detail, downscaled, fit_motion
 from .transform import IDENTITY, as3x3, max_displacement, resized, scale_of
 
 
@@ -49,6 +56,10 @@ class CameraSettings:
                                      # frame that cannot be registered is still the keyframe's view
     min_clear_share: float = 0.2     # fewer cells clear of vehicles than this: the view cannot
                                      # tell a camera move from traffic, the transform is held
+    fixed_px: float = 0.5            # a corner followed to within this of where it was...
+    fixed_carried_px: float = 3.0    # ...while the fitted motion moved it this far is fixed to
+                                     # the picture (_learn_fixed): 6x Lucas-Kanade's error on a
+                                     # re-encoded picture, so a scene corner never passes
     max_unregistered_s: float = 1.0  # frames that cannot be registered keep the last transform
                                      # (a truck filling the view hides the scene for a moment);
                                      # only after this long does the chain break
@@ -62,6 +73,12 @@ class CameraSettings:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 <= v < 1):
                 raise ValueError(f"CameraSettings.{name} must be in [0, 1), got {v!r}")
+        for name in ("fixed_px", "fixed_carried_px"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0):
+                raise ValueError(f"CameraSettings.{name} must be > 0, got {v!r}")
+        if self.fixed_carried_px <= self.fixed_px:
+            raise ValueError("CameraSettings.fixed_carried_px must be larger than fixed_px")
         if not (isinstance(self.rekey_scale, (int, float)) and self.rekey_scale > 1):
             raise ValueError(f"CameraSettings.rekey_scale must be > 1, got {self.rekey_scale!r}")
 
@@ -90,6 +107,7 @@ def _coarse(grey: np.ndarray) -> np.ndarray:
 @dataclass
 class _Key:
     grey: np.ndarray
+    detail: np.ndarray          # detail(grey): what corners are taken and followed on
     pts: Optional[np.ndarray]
     to_scene: np.ndarray        # 3x3 in analysis pixels
     last: np.ndarray = field(default_factory=lambda: IDENTITY.copy())   # key -> latest frame
@@ -109,13 +127,14 @@ class CameraEstimator:
         self._scale = 1.0
         self._lost_s: Optional[float] = None     # when registration was first lost, if it is
         self._held: Optional[np.ndarray] = None  # the last transform (analysis pixels)
+        self._fixed: Optional[np.ndarray] = None # 255 where the picture holds something fixed in it
 
     def update(self, frame, detections) -> CameraStep:
         grey = self._grey(frame.image)
         key = self._key
         fit = None
         if key is not None and key.grey.shape == grey.shape:
-            fit = fit_motion(key.grey, key.pts, grey, guess=key.last[:2])
+            fit = self._fit(key, grey)
             s = self.settings
             if fit is not None and (fit.inliers < s.min_inliers or fit.inlier_share < s.min_inlier_share):
                 fit = None
@@ -136,11 +155,13 @@ class CameraEstimator:
             return step
         if fit is None:                       # first frame, or the chain broke: a new segment
             self._segment += 1
+            self._fixed = None                # another shot may be filmed another way
             to_scene = IDENTITY.copy()
             self._new_key(grey, detections, to_scene)
             inliers = 0
         else:
             key.last = as3x3(fit.matrix)
+            self._learn_fixed(key, fit)
             to_scene = key.to_scene @ np.linalg.inv(key.last)
             inliers = fit.inliers
             if self._rekey_due(fit, key.last, grey.shape):
@@ -150,6 +171,45 @@ class CameraEstimator:
                           self._segment, inliers)
         self.steps.append(step)
         return step
+
+    @staticmethod
+    def _fit(key: _Key, grey: np.ndarray):
+        """The keyframe -> frame motion. Followed on the pictures as they are and on their
+        detail(), each fails its own way: a smooth layer fixed in the picture (a window's
+        reflection) holds the plain pictures back by many pixels; detail() lacks the
+        coarse structure the pyramid needs to catch a jump of a shaking phone (30 px
+        between two frames). The one the detail confirms at more corners wins, and is
+        refined on the detail."""
+        guess, fine = key.last[:2], detail(grey)
+        fits = [f for f in (fit_motion(key.grey, key.pts, grey, guess=guess, widest=True),
+                            fit_motion(key.detail, key.pts, fine, guess=guess, widest=True)) if f is not None]
+        if not fits:
+            return None
+        best = max(fits, key=lambda f: agreement(key.detail, key.pts, fine, f.matrix))
+        return fit_motion(key.detail, key.pts, fine, guess=best.matrix, widest=True) or best
+
+    def _learn_fixed(self, key: _Key, fit) -> None:
+        """Corners that stayed where they were in the picture while the camera's fitted
+        motion carried the scene under them by several pixels are fixed to the picture,
+        not the scene: a reflection or the frame of a window the phone films through,
+        dirt on the lens, a broadcaster's logo. They are dropped from the keyframe and
+        their places kept off later keyframes (until a new segment): left in, they vote
+        for "the camera did not move" every frame, and win when the scene is plain."""
+        s = self.settings
+        if fit.after is None or key.pts is None:
+            return
+        pts = key.pts.reshape(-1, 2)
+        carried = np.hypot(*(cv2.transform(pts[:, None], fit.matrix).reshape(-1, 2) - pts).T)
+        stayed = np.hypot(*(fit.after - pts).T) < s.fixed_px
+        fixed = stayed & (carried > s.fixed_carried_px)
+        if not fixed.any():
+            return
+        key.pts = key.pts[~fixed]
+        if self._fixed is None or self._fixed.shape != key.grey.shape:
+            self._fixed = np.zeros(key.grey.shape, np.uint8)
+        r = max(6, key.grey.shape[1] // 80)
+        for x, y in pts[fixed]:
+            cv2.circle(self._fixed, (int(round(x)), int(round(y))), r, 255, -1)
 
     def _featureless(self, key: _Key, shape: tuple) -> bool:
         return key.grey.shape == shape and (key.pts is None or len(key.pts) < self.settings.min_inliers)
@@ -202,9 +262,12 @@ class CameraEstimator:
             px, py = pad * (x2 - x1), pad * (y2 - y1)
             mask[max(0, int(y1 - py)):max(0, int(np.ceil(y2 + py))),
                  max(0, int(x1 - px)):max(0, int(np.ceil(x2 + px)))] = 0
-        pts = corners(grey, mask, max_corners=self.settings.max_corners,
+        if self._fixed is not None and self._fixed.shape == mask.shape:
+            mask[self._fixed > 0] = 0
+        fine = detail(grey)
+        pts = corners(fine, mask, max_corners=self.settings.max_corners,
                       min_distance=max(6, grey.shape[1] // 80))
-        self._key = _Key(grey, pts, to_scene, clear=self._clear_cells(detections, grey.shape),
+        self._key = _Key(grey, fine, pts, to_scene, clear=self._clear_cells(detections, grey.shape),
                          coarse=_coarse(grey))
 
     def _rekey_due(self, fit, key_to_frame: np.ndarray, shape: tuple) -> bool:

@@ -31,6 +31,7 @@ class Fit:
     followed: int            # corners Lucas-Kanade could follow
     offered: int             # corners offered
     shift: tuple             # median displacement (dx, dy) of the inliers, px
+    after: Optional[np.ndarray] = None   # (N, 2) where each offered corner was followed to (NaN: lost)
 
     @property
     def inlier_share(self) -> float:
@@ -47,6 +48,21 @@ def downscaled(image: np.ndarray, max_width: int) -> tuple:
     return image, scale
 
 
+DETAIL_SIGMA = LK_WINDOW[0] / 2   # structure wider than one Lucas-Kanade window is removed
+
+
+def detail(grey: np.ndarray) -> np.ndarray:
+    """The picture's structure at the scale of a Lucas-Kanade window and finer: grey
+    minus its blur (sigma half the window), doubled, centred on 128. A reflection on a
+    window, vignetting or a change of exposure is smooth and fixed in the picture (or
+    changes everywhere at once); Lucas-Kanade sums gradients over its window, so such a
+    layer pulls every followed corner towards "did not move". Wider structure is also
+    what the pyramid's coarse levels use to catch a large move, so no more is removed
+    than one window's worth (half the window removed too much: a 25 px jump was lost)."""
+    blur = cv2.GaussianBlur(grey, (0, 0), DETAIL_SIGMA)
+    return cv2.addWeighted(grey, 2.0, blur, -2.0, 128.0)
+
+
 def corners(grey: np.ndarray, mask: Optional[np.ndarray] = None, max_corners: int = 500,
             min_distance: int = 6) -> Optional[np.ndarray]:
     """Corners worth following: low quality threshold, because roads and sky have
@@ -56,10 +72,14 @@ def corners(grey: np.ndarray, mask: Optional[np.ndarray] = None, max_corners: in
 
 
 def fit_motion(ref: np.ndarray, ref_pts: Optional[np.ndarray], grey: np.ndarray,
-               guess: Optional[np.ndarray] = None) -> Optional[Fit]:
+               guess: Optional[np.ndarray] = None, widest: bool = False) -> Optional[Fit]:
     """The similarity that takes `ref_pts` on `ref` to their places on `grey`, or None
     when too few corners could be followed or agree. `guess` (2x3, ref -> grey) starts
-    Lucas-Kanade near the answer, so a pan of many pixels is followed."""
+    Lucas-Kanade near the answer, so a pan of many pixels is followed. `widest`: when the
+    corners that disagree with the best-supported motion agree on another one, keep the
+    motion whose corners cover more of the picture (coverage): the scene fills the view,
+    while a logo, a caption or the glints on a window are dense clusters of strong
+    corners that never move in the picture."""
     if ref_pts is None or len(ref_pts) < MIN_POINTS:
         return None
     start, flags = None, 0
@@ -72,11 +92,48 @@ def fit_motion(ref: np.ndarray, ref_pts: Optional[np.ndarray], grey: np.ndarray,
     if ok.sum() < MIN_POINTS:
         return None
     a, b = ref_pts[ok].reshape(-1, 2), nxt[ok].reshape(-1, 2)
+    found = _similarity(a, b)
+    if found is None:
+        return None
+    m, keep = found
+    if widest and (~keep).sum() >= MIN_POINTS:
+        other = _similarity(a[~keep], b[~keep])
+        if other is not None and other[1].sum() >= MIN_POINTS and \
+                coverage(a[~keep][other[1]], ref.shape) > coverage(a[keep], ref.shape):
+            m, keep = other[0], np.zeros_like(keep)
+            keep[np.flatnonzero(~found[1])[other[1]]] = True
+    d = (b - a)[keep]
+    shift = tuple(float(v) for v in np.median(d, axis=0)) if len(d) else (0.0, 0.0)
+    after = np.where(ok[:, None], nxt.reshape(-1, 2), np.nan)
+    return Fit(m, int(keep.sum()), int(ok.sum()), len(ref_pts), shift, after)
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> Optional[tuple]:
+    """(2x3 similarity a -> b, inlier mask) by RANSAC, or None."""
     m, inliers = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC,
                                              ransacReprojThreshold=RANSAC_PX, maxIters=500)
     if m is None or inliers is None:
         return None
-    keep = inliers.reshape(-1) == 1
-    d = (b - a)[keep]
-    shift = tuple(float(v) for v in np.median(d, axis=0)) if len(d) else (0.0, 0.0)
-    return Fit(m, int(keep.sum()), int(ok.sum()), len(ref_pts), shift)
+    return m, inliers.reshape(-1) == 1
+
+
+COVERAGE_GRID = (8, 6)     # cells across and down in which coverage() counts corners
+
+
+def coverage(points: np.ndarray, shape: tuple) -> int:
+    """How many cells of a COVERAGE_GRID over a picture of `shape` hold any of `points`."""
+    h, w = shape[:2]
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    cx = np.clip((p[:, 0] * COVERAGE_GRID[0] / w).astype(int), 0, COVERAGE_GRID[0] - 1)
+    cy = np.clip((p[:, 1] * COVERAGE_GRID[1] / h).astype(int), 0, COVERAGE_GRID[1] - 1)
+    return len(set(zip(cx.tolist(), cy.tolist())))
+
+def agreement(ref: np.ndarray, ref_pts: np.ndarray, grey: np.ndarray, matrix: np.ndarray) -> int:
+    """How much of the picture confirms a motion: `ref_pts` are started where `matrix`
+    (2x3, ref -> grey) puts them and followed by Lucas-Kanade on the finest two levels;
+    the coverage() of those that stay within RANSAC_PX of their start."""
+    start = cv2.transform(ref_pts.reshape(-1, 1, 2), matrix).astype(np.float32)
+    nxt, status, _ = cv2.calcOpticalFlowPyrLK(ref, grey, ref_pts, start.copy(), winSize=LK_WINDOW,
+                                              maxLevel=1, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    near = (np.hypot(*(nxt - start).reshape(-1, 2).T) < RANSAC_PX) & (status.reshape(-1) == 1)
+    return coverage(ref_pts.reshape(-1, 2)[near], ref.shape)
