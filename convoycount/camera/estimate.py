@@ -30,7 +30,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .register import agreement, corners, detail, downscaled, fit_motion
+from .register import RANSAC_PX, agreement, corners, detail, downscaled, fit_motion
 from .transform import IDENTITY, as3x3, max_displacement, resized, scale_of
 
 
@@ -115,6 +115,13 @@ class _Key:
     coarse: Optional[np.ndarray] = None  # its 1/16-size picture (_coarse), made once per keyframe
 
 
+def _same_motion(a, b, pts: np.ndarray) -> bool:
+    """True when two fits put every corner within RANSAC_PX of each other."""
+    pa = cv2.transform(pts.reshape(-1, 1, 2), a.matrix)
+    pb = cv2.transform(pts.reshape(-1, 1, 2), b.matrix)
+    return bool(np.hypot(*(pa - pb).reshape(-1, 2).T).max() < RANSAC_PX)
+
+
 class CameraEstimator:
     """Stage: `update(frame, detections)` in time order returns the frame's CameraStep;
     `steps` holds them all."""
@@ -135,9 +142,6 @@ class CameraEstimator:
         fit = None
         if key is not None and key.grey.shape == grey.shape:
             fit = self._fit(key, grey)
-            s = self.settings
-            if fit is not None and (fit.inliers < s.min_inliers or fit.inlier_share < s.min_inlier_share):
-                fit = None
         if fit is None and key is not None and self._featureless(key, grey.shape):
             # The keyframe has too few corners to register anything against (a plain
             # background): its picture cannot show the camera moving either, so the last
@@ -172,21 +176,28 @@ class CameraEstimator:
         self.steps.append(step)
         return step
 
-    @staticmethod
-    def _fit(key: _Key, grey: np.ndarray):
-        """The keyframe -> frame motion. Followed on the pictures as they are and on their
-        detail(), each fails its own way: a smooth layer fixed in the picture (a window's
-        reflection) holds the plain pictures back by many pixels; detail() lacks the
-        coarse structure the pyramid needs to catch a jump of a shaking phone (30 px
-        between two frames). The one the detail confirms at more corners wins, and is
-        refined on the detail."""
+    def _fit(self, key: _Key, grey: np.ndarray):
+        """The keyframe -> frame motion, or None when too few corners agree. Followed on
+        the pictures as they are and on their detail(), each fails its own way: a smooth
+        layer fixed in the picture (a window's reflection) holds the plain pictures back
+        by many pixels; detail() lacks the coarse structure the pyramid needs to catch a
+        jump of a shaking phone (30 px between two frames). When the two disagree, the
+        one the detail confirms over more of the picture wins, refined on the detail."""
         guess, fine = key.last[:2], detail(grey)
-        fits = [f for f in (fit_motion(key.grey, key.pts, grey, guess=guess, widest=True),
-                            fit_motion(key.detail, key.pts, fine, guess=guess, widest=True)) if f is not None]
-        if not fits:
-            return None
-        best = max(fits, key=lambda f: agreement(key.detail, key.pts, fine, f.matrix))
-        return fit_motion(key.detail, key.pts, fine, guess=best.matrix, widest=True) or best
+        on_detail = self._accepted(fit_motion(key.detail, key.pts, fine, guess=guess, widest=True))
+        plain = self._accepted(fit_motion(key.grey, key.pts, grey, guess=guess, widest=True))
+        if plain is None or (on_detail is not None and _same_motion(on_detail, plain, key.pts)):
+            return on_detail
+        if on_detail is not None and agreement(key.detail, key.pts, fine, on_detail.matrix) >= \
+                agreement(key.detail, key.pts, fine, plain.matrix):
+            return on_detail
+        return self._accepted(fit_motion(key.detail, key.pts, fine, guess=plain.matrix, widest=True)) or plain
+
+    def _accepted(self, fit):
+        """`fit` when enough corners agree with it, else None."""
+        s = self.settings
+        ok = fit is not None and fit.inliers >= s.min_inliers and fit.inlier_share >= s.min_inlier_share
+        return fit if ok else None
 
     def _learn_fixed(self, key: _Key, fit) -> None:
         """Corners that stayed where they were in the picture while the camera's fitted
