@@ -133,6 +133,7 @@ def coverage(points: np.ndarray, shape: tuple) -> int:
     cy = np.clip((p[:, 1] * COVERAGE_GRID[1] / h).astype(int), 0, COVERAGE_GRID[1] - 1)
     return len(set(zip(cx.tolist(), cy.tolist())))
 
+
 def agreement(ref: np.ndarray, ref_pts: np.ndarray, grey: np.ndarray, matrix: np.ndarray) -> int:
     """How much of the picture confirms a motion: `ref_pts` are started where `matrix`
     (2x3, ref -> grey) puts them and followed by Lucas-Kanade on the finest two levels;
