@@ -270,7 +270,6 @@ def _events_on_recorded(rec):
     from convoycount.track import Tracker
     tracker = Tracker()
     for f in rec["frames"]:
-        n = len(f["xyxy"])
         tracker.update(Detections(np.array(f["xyxy"], float).reshape(-1, 4), np.array(f["conf"], float),
                                   np.array(f["cls"], dtype=object), f["t"], f["i"]), np.array(f["to_scene"]))
     counter = LineCounter(LINE, rec["width"], rec["height"], CounterSettings(),
