@@ -93,6 +93,22 @@ def false_parked(parked: int, c) -> int:
     return min(parked, c.counted_total - c.matched)
 
 
+def line_error_px(report, truth: dict) -> tuple:
+    """(median, max) over the analysed frames of how far the line the pipeline placed in
+    each frame lies from where the generator's exact camera path puts it (px, the worse
+    end): registration's error where counting sees it, apart from detection and tracking."""
+    from convoycount.camera.transform import apply
+    x1, y1, x2, y2 = truth["line_px"]
+    errs = []
+    for i, m in enumerate(truth["camera"]["frame_to_scene"]):
+        got = report.camera.line_in_frame(i)
+        if got is None:
+            continue
+        exact = apply(np.linalg.inv(np.vstack([np.reshape(m, (2, 3)), [0, 0, 1]])), [(x1, y1), (x2, y2)])
+        errs.append(float(np.abs(np.asarray(got, float).reshape(-1) - exact.reshape(-1)).max()))
+    return (float(np.median(errs)), float(np.max(errs))) if errs else (float("nan"), float("nan"))
+
+
 def _row(seed: int, d: str) -> tuple:
     cfg, move = clip_settings(seed)
     path = Path(d) / f"cam{seed}.mp4"
@@ -106,11 +122,13 @@ def _row(seed: int, d: str) -> tuple:
     parked = parked_counted(r, truth)
     false = false_parked(parked, c)
     m = r.camera.motion()
+    err = line_error_px(r, truth)
     line = (f"| {seed} | x{cfg.speedup} | {move.shake_frac:.1%} | {move.pan_frac:.2f} | {move.zoom:.2f} | "
             f"{move.window or '-'} | "
             f"{move.parked} | {truth['camera']['not_watched_crossings']} | {c.true_total} | "
             f"{c.counted_total} | {c.matched} | {parked} | {false} | {'yes' if c.exact else 'NO'} | "
-            f"{m['max_shift_frac']:.1%} | x{m['zoom'][1]:.2f} | {cpu_ms:.0f} | {fps:.1f} |")
+            f"{m['max_shift_frac']:.1%} | x{m['zoom'][1]:.2f} | {err[0]:.1f} / {err[1]:.0f} | "
+            f"{cpu_ms:.0f} | {fps:.1f} |")
     return c.exact, false, line, path, truth
 
 
@@ -137,8 +155,8 @@ def _overhead() -> str:
 
 HEAD = ("| seed | K | shake (of width) | pan (widths) | zoom | window | parked | crossings out of view | true | "
         "counted | matched | events on a parked place | parked counted (false) | exact | "
-        "measured max shift | measured zoom | CPU ms/frame | fps |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+        "measured max shift | measured zoom | line error px (median / max) | CPU ms/frame | fps |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 
 
 def _seed_job(seed: int) -> tuple:
