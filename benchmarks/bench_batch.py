@@ -103,20 +103,20 @@ def _notes(m: dict, load: tuple) -> list:
     wall, starts, clip_s = m["wall"], m["starts"], m["clip_s"]
     base, par = wall[CONFIGS[0][0]], wall[CONFIGS[2][0]]
     return [f"- **--jobs 2 speed-up: {base / par:.2f}x** over --jobs 1 with library threads, "
-              f"{wall[CONFIGS[1][0]] / par:.2f}x over --jobs 1 at 1 thread (target 1.7x on 2 cores).",
-              f"- Worker start (spawn + imports until ready): median {statistics.median(starts):.2f} s "
-              f"over {len(starts)} starts; median analysis per clip {statistics.median(clip_s):.2f} s. "
-              "A process per clip would add that start to every clip, so workers are long-lived "
-              "(one start per worker per run).",
-              f"- Counts identical across all runs: {m['same_counts']}.",
-              "- 'cores used' below 2 with --jobs 2 means the CPU was not ours to take (other "
-              "processes on the machine), not that the workers waited on each other: the CPU "
-              "seconds of the runs stay close.",
-              "- Workers with --jobs > 1 cap OpenCV (cv2.setNumThreads) and OpenMP/BLAS pools to 1 "
-              "thread; PyAV's decoder threads are FFmpeg's default.",
-              f"- One run per row, {os.cpu_count()} CPUs, load average {load[0]:.1f} before / "
-              f"{os.getloadavg()[0]:.1f} after (other work on the machine skews every ratio); "
-              "wall time includes discovery, hashing, worker start and summary writing."]
+            f"{wall[CONFIGS[1][0]] / par:.2f}x over --jobs 1 at 1 thread (target 1.7x on 2 cores).",
+            f"- Worker start (spawn + imports until ready): median {statistics.median(starts):.2f} s "
+            f"over {len(starts)} starts; median analysis per clip {statistics.median(clip_s):.2f} s. "
+            "A process per clip would add that start to every clip, so workers are long-lived "
+            "(one start per worker per run).",
+            f"- Counts identical across all runs: {m['same_counts']}.",
+            "- 'cores used' below 2 with --jobs 2 means the CPU was not ours to take (other "
+            "processes on the machine), not that the workers waited on each other: the CPU "
+            "seconds of the runs stay close.",
+            "- Workers with --jobs > 1 cap OpenCV (cv2.setNumThreads) and OpenMP/BLAS pools to 1 "
+            "thread; PyAV's decoder threads are FFmpeg's default.",
+            f"- One run per row, {os.cpu_count()} CPUs, load average {load[0]:.1f} before / "
+            f"{os.getloadavg()[0]:.1f} after (other work on the machine skews every ratio); "
+            "wall time includes discovery, hashing, worker start and summary writing."]
 
 
 if __name__ == "__main__":

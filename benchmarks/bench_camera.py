@@ -97,14 +97,14 @@ def line_error_px(report, truth: dict) -> tuple:
     """(median, max) over the analysed frames of how far the line the pipeline placed in
     each frame lies from where the generator's exact camera path puts it (px, the worse
     end): registration's error where counting sees it, apart from detection and tracking."""
-    from convoycount.camera.transform import apply
+    from convoycount.camera.transform import apply, as3x3
     x1, y1, x2, y2 = truth["line_px"]
     errs = []
     for i, m in enumerate(truth["camera"]["frame_to_scene"]):
         got = report.camera.line_in_frame(i)
         if got is None:
             continue
-        exact = apply(np.linalg.inv(np.vstack([np.reshape(m, (2, 3)), [0, 0, 1]])), [(x1, y1), (x2, y2)])
+        exact = apply(np.linalg.inv(as3x3(np.reshape(m, (2, 3)))), [(x1, y1), (x2, y2)])
         errs.append(float(np.abs(np.asarray(got, float).reshape(-1) - exact.reshape(-1)).max()))
     return (float(np.median(errs)), float(np.max(errs))) if errs else (float("nan"), float("nan"))
 

@@ -11,7 +11,7 @@ import pytest
 import convoycount
 from convoycount.camera.estimate import CameraEstimator, CameraStep
 from convoycount.camera.scene import LINE_VIEW_SHARE, line_share_in_view, place_line, settle
-from convoycount.camera.transform import IDENTITY, apply
+from convoycount.camera.transform import IDENTITY, apply, as3x3
 from convoycount.count import CounterSettings
 from convoycount.errors import ConvoyCountError
 from convoycount.options import AnalysisOptions
@@ -253,7 +253,7 @@ def test_a_phone_filming_through_a_window_is_placed_by_the_scene_not_by_the_glas
     path = tmp_path / "window.mp4"
     cfg = scenario("news_story", seed=5, speedup=3, n_vehicles=2, real_fps=15.0, spacing_s=2.0)
     truth = generate_moving(path, cfg, CameraMove(shake_frac=0.015, pan_frac=0.6, zoom=1.1, window=0.25))
-    exact = [np.vstack([np.reshape(m, (2, 3)), [0, 0, 1]]) for m in truth.camera["frame_to_scene"]]
+    exact = [as3x3(np.reshape(m, (2, 3))) for m in truth.camera["frame_to_scene"]]
     corners = [(0, 0), (truth.width, 0), (0, truth.height), (truth.width, truth.height)]
     est = CameraEstimator()
     worst = max(float(np.abs(apply(est.update(f, None).to_scene, corners) - apply(exact[f.index], corners)).max())
@@ -272,7 +272,7 @@ def test_a_caption_burned_into_the_picture_does_not_hold_the_camera_still(tmp_pa
     path = tmp_path / "caption.mp4"
     cfg = scenario("news_story", seed=2, speedup=2, n_vehicles=2, real_fps=15.0, spacing_s=2.0)
     truth = generate_moving(path, cfg, CameraMove(shake_frac=0.01, pan_frac=0.5, zoom=1.0))
-    exact = [np.vstack([np.reshape(m, (2, 3)), [0, 0, 1]]) for m in truth.camera["frame_to_scene"]]
+    exact = [as3x3(np.reshape(m, (2, 3))) for m in truth.camera["frame_to_scene"]]
     corners = [(0, 0), (truth.width, 0), (0, truth.height), (truth.width, truth.height)]
 
     def captioned(image):

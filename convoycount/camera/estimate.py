@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from .register import RANSAC_PX, agreement, corners, detail, downscaled, fit_motion
-from .transform import IDENTITY, as3x3, max_displacement, resized, scale_of
+from .transform import IDENTITY, apply, as3x3, max_displacement, resized, scale_of
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,8 @@ class _Key:
 
 def _same_motion(a, b, pts: np.ndarray) -> bool:
     """True when two fits put every corner within RANSAC_PX of each other."""
-    pa = cv2.transform(pts.reshape(-1, 1, 2), a.matrix)
-    pb = cv2.transform(pts.reshape(-1, 1, 2), b.matrix)
-    return bool(np.hypot(*(pa - pb).reshape(-1, 2).T).max() < RANSAC_PX)
+    pa, pb = apply(as3x3(a.matrix), pts), apply(as3x3(b.matrix), pts)
+    return bool(np.linalg.norm(pa - pb, axis=1).max() < RANSAC_PX)
 
 
 class CameraEstimator:
@@ -210,8 +209,8 @@ class CameraEstimator:
         if fit.after is None or key.pts is None:
             return
         pts = key.pts.reshape(-1, 2)
-        carried = np.hypot(*(cv2.transform(pts[:, None], fit.matrix).reshape(-1, 2) - pts).T)
-        stayed = np.hypot(*(fit.after - pts).T) < s.fixed_px
+        carried = np.linalg.norm(apply(key.last, pts) - pts, axis=1)      # key.last: this fit, 3x3
+        stayed = np.linalg.norm(fit.after - pts, axis=1) < s.fixed_px
         fixed = stayed & (carried > s.fixed_carried_px)
         if not fixed.any():
             return

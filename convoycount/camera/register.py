@@ -58,7 +58,8 @@ def detail(grey: np.ndarray) -> np.ndarray:
     changes everywhere at once); Lucas-Kanade sums gradients over its window, so such a
     layer pulls every followed corner towards "did not move". Wider structure is also
     what the pyramid's coarse levels use to catch a large move, so no more is removed
-    than one window's worth (half the window removed too much: a 25 px jump was lost)."""
+    than one window's worth (followed on detail alone, a blur of a quarter of the window
+    lost a 25 px jump that this one kept)."""
     # The blur is of wide structure only, so it is made at a quarter of the size (a
     # Gaussian this wide at full size costs 10 ms a frame, this 0.5 ms).
     h, w = grey.shape[:2]
