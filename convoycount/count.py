@@ -160,7 +160,9 @@ class LineCounter:
       * a side is only taken when the centre is clearly past the line (margin), so
         jitter across the line is not a crossing;
       * a track must have been seen on the origin side: a track that starts past
-        the line (e.g. a new id after an id switch) never counts;
+        the line never counts on its own (a parked car uncovered there), only as the
+        continuation of a track that was heading for the line just before, at its
+        place and pace (an id switch as a vehicle passes a parked one: _handoffs);
       * the path between two observations is tested, not the points, so a fast
         vehicle that jumps over the line between frames is still counted, and the
         crossing time is interpolated between the two frames' real timestamps;
@@ -414,14 +416,80 @@ class LineCounter:
 
     def count(self, tracks) -> list:
         """Events of all tracks, in time order, one per vehicle (see _same_vehicle)."""
+        tracks = list(tracks)
         by_id = {t.track_id: t for t in tracks}
-        found = sorted((f for f in map(self._crossing, tracks) if f is not None),
-                       key=lambda f: (f[0].clip_time_s, f[0].track_id))
+        found = [f for f in map(self._crossing, tracks) if f is not None]
+        crossed = {f[0].track_id for f in found}
+        found += self._handoffs([t for t in tracks if t.track_id not in crossed])
+        found.sort(key=lambda f: (f[0].clip_time_s, f[0].track_id))
         kept = []
         for f in found:
             if not any(self._same_vehicle(f, k, by_id) for k in kept):
                 kept.append(f)
         return [f[0] for f in kept]
+
+    def _handoffs(self, tracks) -> list:
+        """Crossings made across an id switch: (event, time, time) as _crossing gives.
+
+        A track first seen clearly past the line never counts on its own (it may be a
+        parked car uncovered there). But where a vehicle passes in front of a parked one
+        on the line, the boxes merge and the vehicle's track can stay with the parked car
+        short of the line while the vehicle, past it, starts a new track (bench_camera
+        seed 473). The new track is the same vehicle when, at its first sighting, another
+        track was heading for the line on the other side, and its last place before, carried
+        on at its own velocity, lands on the new track's first box (overlapping it as the
+        tracker's duplicate boxes do), at about the new track's velocity (within
+        rigid_travel_frac, the factor-of-two agreement of _steady): a vehicle does not
+        stop dead while another, unseen before, sets off at its speed from where it
+        would be. The crossing is counted once, on the new track, between the two
+        sightings."""
+        found = []
+        for b in tracks:
+            first = b.observations[0]
+            side = self._clear_side(first)
+            vb = _early_velocity(b.observations)
+            if side == 0 or vb is None or not self._travelled(b.observations) \
+                    or float(np.dot(vb, self._normal)) * side <= 0:
+                continue
+            for a in tracks:
+                hit = None if a is b else self._hands_over(a, first, vb, side)
+                if hit is not None:
+                    ev = self._event(b, [hit, first], 0, 1)
+                    if ev is not None:
+                        found.append((ev, hit.time_s, first.time_s))
+                        break
+        return found
+
+    def _clear_side(self, o) -> int:
+        s = self.side_distance(o.scene_center)
+        m = self._margin(o.scene)
+        return -1 if s <= -m else (1 if s >= m else 0)
+
+    def _hands_over(self, a, first, vb: np.ndarray, side: int, looks: int = 3):
+        """a's sighting from which its vehicle, carried on, becomes the track that starts
+        with `first` (see _handoffs), or None. The sightings tried are a's last `looks`
+        before `first` (the boxes of the frame or two before the switch are often the
+        merged blob already), each with the velocity of the steps that led to it."""
+        before = [o for o in a.observations if o.time_s < first.time_s]
+        if len(before) < 2 or first.time_s - before[-1].time_s > 2 * (before[-1].time_s - before[-2].time_s) + 1e-9:
+            return None                                 # a was not seen just before
+        for k in range(1, min(looks, len(before) - 1) + 1):
+            last = before[-k]
+            va = _early_velocity(before[-k::-1])
+            if self._clear_side(last) == -side and self._carries_on(last, va, vb, first, side):
+                return last
+        return None
+
+    def _carries_on(self, last, va, vb: np.ndarray, first, side: int) -> bool:
+        """Does a vehicle seen at `last`, moving at va toward the line's `side`, land on
+        `first`'s box at about its velocity vb?"""
+        if va is None or float(np.dot(va, self._normal)) * side <= 0:
+            return False
+        frac = self.settings.rigid_travel_frac
+        if float(np.linalg.norm(va - vb)) >= frac * max(float(np.linalg.norm(va)), float(np.linalg.norm(vb))):
+            return False
+        carried = np.asarray(last.scene, float) + np.tile(va * (first.time_s - last.time_s), 2)
+        return float(overlap_of_smaller([carried], [first.scene])[0, 0]) > self.settings.same_vehicle_overlap
 
     def _same_vehicle(self, a: tuple, b: tuple, by_id: dict) -> bool:
         """Are two crossings one vehicle's, counted by two tracks? Where a passing vehicle's
@@ -439,6 +507,19 @@ class LineCounter:
                  if lo <= o.time_s <= hi and o.frame_index in boxes_b]
         return any(float(overlap_of_smaller([p], [q])[0, 0]) > self.settings.same_vehicle_overlap
                    for p, q in pairs)
+
+
+def _early_velocity(obs, looks: int = 3) -> Optional[np.ndarray]:
+    """Velocity (scene px/s) of the centre over the first `looks` steps of `obs`, or None
+    when it has fewer than two sightings. Given newest first, the velocity of the last
+    steps (time and travel both change sign)."""
+    if len(obs) < 2:
+        return None
+    a, b = obs[0], obs[min(looks, len(obs) - 1)]
+    dt = b.time_s - a.time_s
+    if dt == 0:
+        return None
+    return (np.asarray(b.scene_center, float) - np.asarray(a.scene_center, float)) / dt
 
 
 def auto_line(tracks, width: int, height: int,
