@@ -278,17 +278,21 @@ def _events_on_recorded(rec):
     return sorted(e.clip_time_s for e in counter.count(tracker.tracks()) if lo <= e.clip_time_s <= hi)
 
 
+def _counts_the_one_recorded_crossing(seed: str, within_s: float):
+    rec = _recorded(seed)
+    got = _events_on_recorded(rec)
+    want = rec["truth_crossings_s"]
+    assert len(got) == len(want) == 1, (got, want)
+    assert abs(got[0] - want[0]) <= within_s, (got, want)
+
+
 def test_a_truck_boxed_just_short_of_the_picture_edge_counts_as_cut_by_it():
     """bench_camera seed 426 (held out once, one vehicle short): a truck enters at the
     picture's edge as the panning camera takes the line out of view. Its box stops 2.3 px
     short of the edge, beyond edge_cut_px, so its "back end" (the edge, moving with the
     picture) was judged as the truck's and refused the crossing. Recorded detections and
     transforms of the clip (our generator, project YOLO), 7.7-10.9 s."""
-    rec = _recorded("426")
-    got = _events_on_recorded(rec)
-    want = rec["truth_crossings_s"]
-    assert len(got) == len(want) == 1, (got, want)
-    assert abs(got[0] - want[0]) <= 0.6, (got, want)
+    _counts_the_one_recorded_crossing("426", within_s=0.6)
 
 
 
@@ -300,11 +304,7 @@ def test_a_new_track_never_takes_a_confirmed_vehicles_box():
     the van's track went unseen, was lost, and its crossing with it. Confirmed tracks
     choose first whenever new ones would change what they take. Recorded detections and
     transforms of the clip (our generator, project YOLO), 4.4-6.0 s."""
-    rec = _recorded("391")
-    got = _events_on_recorded(rec)
-    want = rec["truth_crossings_s"]
-    assert len(got) == len(want) == 1, (got, want)
-    assert abs(got[0] - want[0]) <= 0.1, (got, want)
+    _counts_the_one_recorded_crossing("391", within_s=0.1)
 
 
 def test_a_car_whose_track_stays_with_a_parked_one_short_of_the_line_counts_once():
@@ -315,19 +315,11 @@ def test_a_car_whose_track_stays_with_a_parked_one_short_of_the_line_counts_once
     new track starts where the old one, carried on at its own pace, lands, at about its
     velocity: one vehicle, counted once. Recorded detections and transforms of the clip
     (our generator, project YOLO), 2.0-3.6 s."""
-    rec = _recorded("473")
-    got = _events_on_recorded(rec)
-    want = rec["truth_crossings_s"]
-    assert len(got) == len(want) == 1, (got, want)
-    assert abs(got[0] - want[0]) <= 0.1, (got, want)
+    _counts_the_one_recorded_crossing("473", within_s=0.1)
 
 
 def test_a_car_passing_a_parked_one_on_the_line_counts_though_the_tracks_swap():
     """bench_camera seed 422 (a tuning seed): the same swap with the parked car standing
     on the line, the car's box given to the parked car's track for a frame and the blob of
     both to the car's. Recorded detections and transforms of the clip, 2.6-4.5 s."""
-    rec = _recorded("422")
-    got = _events_on_recorded(rec)
-    want = rec["truth_crossings_s"]
-    assert len(got) == len(want) == 1, (got, want)
-    assert abs(got[0] - want[0]) <= 0.1, (got, want)
+    _counts_the_one_recorded_crossing("422", within_s=0.1)
