@@ -444,6 +444,7 @@ class LineCounter:
         would be. The crossing is counted once, on the new track, between the two
         sightings."""
         found = []
+        spans = [(a.observations[0].time_s, a.observations[-1].time_s) for a in tracks]
         for b in tracks:
             first = b.observations[0]
             side = self._clear_side(first)
@@ -451,8 +452,10 @@ class LineCounter:
             if side == 0 or vb is None or not self._travelled(b.observations) \
                     or float(np.dot(vb, self._normal)) * side <= 0:
                 continue
-            for a in tracks:
-                hit = None if a is b else self._hands_over(a, first, vb, side)
+            # (only tracks seen before b's start and until about then can hand over)
+            for a in (a for a, (t0, t1) in zip(tracks, spans)
+                      if a is not b and t0 < first.time_s <= t1 + _HANDOFF_REACH_S):
+                hit = self._hands_over(a, first, vb, side)
                 if hit is not None:
                     ev = self._event(b, [hit, first], 0, 1)
                     if ev is not None:
@@ -507,6 +510,10 @@ class LineCounter:
                  if lo <= o.time_s <= hi and o.frame_index in boxes_b]
         return any(float(overlap_of_smaller([p], [q])[0, 0]) > self.settings.same_vehicle_overlap
                    for p, q in pairs)
+
+
+_HANDOFF_REACH_S = 3.0     # a cheap pre-filter: _hands_over asks for a sighting within two of
+                           # the track's own frame steps, under this down to 1 frame a second
 
 
 def _early_velocity(obs, looks: int = 3) -> Optional[np.ndarray]:
