@@ -14,9 +14,9 @@ once, then seed 368 was diagnosed: a standing track's jitter is no direction), 3
 out once; then the window clips of 323-399 were diagnosed: registration through a window),
 400-439 (held out once; then seeds 422 and 426 were diagnosed: a box end a few pixels short of
 the picture's edge), 440-479 (held out once; then, with 360-439, the tracker's and counter's
-handling of a vehicle passing a parked one was diagnosed on seeds 391, 422 and 473: a new track
-never takes a confirmed one's box, and a crossing made across an id switch counts). Seeds
-480-519 were measured once with and without those two rules, and not diagnosed.
+handling of a vehicle passing a parked one was diagnosed on seeds 391, 422 and 473: a crossing
+made across an id switch counts). Seeds 480-519 were measured once on the code before that, and
+not diagnosed.
 From seed 320 on, a quarter of the clips (seed % 4 == 3) are filmed through a window
 (reflection and frame fixed in the picture). Two worker
 processes, one clip each. A few clips are also counted with --no-camera, and the

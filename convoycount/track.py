@@ -568,11 +568,10 @@ class Tracker:
     def _associate(self, boxes: list, t: float, exclude=frozenset()):
         """(matches [(track index, box index)], unmatched box indices).
 
-        One assignment over all tracks, unless new tracks in it change what the confirmed
-        tracks take among themselves alone: push one onto another box, or take its box
-        and leave it unseen (bench_camera seed 391: a new track on a van's box lost the
-        van, and its crossing, for good). Then the confirmed tracks choose first and the
-        new ones share the boxes left. A new track never costs a confirmed one its box:
+        One assignment over all tracks, unless new tracks in it push a confirmed track
+        onto another box than the one it takes among confirmed tracks alone: then the
+        confirmed tracks choose first and the new ones share the boxes left. A new track
+        may cost a confirmed one a frame (it is kept for `lost_track_s`), never its box:
         a new track's distance is measured from where it was seen once, a confirmed one's
         from a prediction, and summed in one assignment a vehicle entering at the frame's
         edge, boxed twice, pushed a confirmed car onto it a lane over, which hid the
@@ -584,7 +583,7 @@ class Tracker:
         everyone = _assign(cost, list(range(len(self._active))), list(range(n_d)))
         confirmed = [i for i, tr in enumerate(self._active) if tr.confirmed]
         alone = dict(_assign(cost, confirmed, list(range(n_d))))
-        if {i: j for i, j in everyone if self._active[i].confirmed} != alone:
+        if any(alone.get(i, j) != j for i, j in everyone if i in alone):
             tentative = [i for i, tr in enumerate(self._active) if not tr.confirmed]
             taken = set(alone.values())
             everyone = list(alone.items()) + _assign(cost, tentative, [j for j in range(n_d) if j not in taken])

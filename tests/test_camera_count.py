@@ -296,17 +296,6 @@ def test_a_truck_boxed_just_short_of_the_picture_edge_counts_as_cut_by_it():
 
 
 
-def test_a_new_track_never_takes_a_confirmed_vehicles_box():
-    """bench_camera seed 391 (a tuning seed): a van passes a parked car on the line. For
-    a frame the detector boxes the two as one blob, from which a new track starts. Next
-    frame the van's box fitted both the van's track and that new track better than the
-    other boxes on offer, and one assignment over all tracks gave it to the new track:
-    the van's track went unseen, was lost, and its crossing with it. Confirmed tracks
-    choose first whenever new ones would change what they take. Recorded detections and
-    transforms of the clip (our generator, project YOLO), 4.4-6.0 s."""
-    _counts_the_one_recorded_crossing("391", within_s=0.1)
-
-
 def test_a_car_whose_track_stays_with_a_parked_one_short_of_the_line_counts_once():
     """bench_camera seed 473 (a tuning seed): a car passes in front of a parked car just
     short of the line. Their boxes merge; the car's track stays with the parked car, and
