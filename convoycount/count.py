@@ -208,9 +208,7 @@ class LineCounter:
         side = 0                 # last side the anchor was clearly on: -1, +1 or 0 (unknown)
         last_clear = None        # index of the last observation clearly on `side`
         for i, o in enumerate(obs):
-            s = self.side_distance(o.scene_center)
-            m = self._margin(o.scene)
-            now = -1 if s <= -m else (1 if s >= m else 0)
+            now = self._clear_side(o)
             if now == 0:
                 continue
             if side != 0 and now != side:
@@ -436,7 +434,7 @@ class LineCounter:
         on the line, the boxes merge and the vehicle's track can stay with the parked car
         short of the line while the vehicle, past it, starts a new track (bench_camera
         seed 473). The new track is the same vehicle when, at its first sighting, another
-        track was heading for the line on the other side, and its last place before, carried
+        track was heading for the line on the other side, and one of its last places, carried
         on at its own velocity, lands on the new track's first box (overlapping it as the
         tracker's duplicate boxes do), at about the new track's velocity (within
         rigid_travel_frac, the factor-of-two agreement of _steady): a vehicle does not
@@ -449,8 +447,7 @@ class LineCounter:
             first = b.observations[0]
             side = self._clear_side(first)
             vb = _early_velocity(b.observations)
-            if side == 0 or vb is None or not self._travelled(b.observations) \
-                    or float(np.dot(vb, self._normal)) * side <= 0:
+            if side == 0 or not self._heads_to(vb, side) or not self._travelled(b.observations):
                 continue
             # (only tracks seen before b's start and until about then can hand over)
             for a in (a for a, (t0, t1) in zip(tracks, spans)
@@ -464,6 +461,8 @@ class LineCounter:
         return found
 
     def _clear_side(self, o) -> int:
+        """-1 or +1: the side the observation's centre is clearly on (past the margin);
+        0 when it is on the line."""
         s = self.side_distance(o.scene_center)
         m = self._margin(o.scene)
         return -1 if s <= -m else (1 if s >= m else 0)
@@ -483,10 +482,14 @@ class LineCounter:
                 return last
         return None
 
+    def _heads_to(self, v: Optional[np.ndarray], side: int) -> bool:
+        """Does velocity v (None: unknown) point towards the line's `side`?"""
+        return v is not None and float(np.dot(v, self._normal)) * side > 0
+
     def _carries_on(self, last, va, vb: np.ndarray, first, side: int) -> bool:
         """Does a vehicle seen at `last`, moving at va toward the line's `side`, land on
         `first`'s box at about its velocity vb?"""
-        if va is None or float(np.dot(va, self._normal)) * side <= 0:
+        if not self._heads_to(va, side):
             return False
         frac = self.settings.rigid_travel_frac
         if float(np.linalg.norm(va - vb)) >= frac * max(float(np.linalg.norm(va)), float(np.linalg.norm(vb))):

@@ -295,7 +295,6 @@ def test_a_truck_boxed_just_short_of_the_picture_edge_counts_as_cut_by_it():
     _counts_the_one_recorded_crossing("426", within_s=0.6)
 
 
-
 def test_a_car_whose_track_stays_with_a_parked_one_short_of_the_line_counts_once():
     """bench_camera seed 473 (a tuning seed): a car passes in front of a parked car just
     short of the line. Their boxes merge; the car's track stays with the parked car, and
