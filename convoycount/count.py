@@ -1,7 +1,7 @@
 """Counting: a Line, the LineCounter stage, and the CrossingEvent it emits."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -24,13 +24,18 @@ class CrossingEvent:
     box: tuple                    # (x1, y1, x2, y2) of the observation nearest the crossing,
                                   # pixels of its own frame (frame_index of that observation)
     real_time_s: Optional[float] = None   # filled by the time map
+    continues_track: Optional[int] = None  # the track that carried this vehicle up to the line
+                                  # before an id switch (LineCounter._handoffs); None: none
+    also_tracks: tuple = ()       # other tracks that crossed with this same vehicle, not
+                                  # counted again (LineCounter._same_vehicle)
 
     def to_dict(self) -> dict:
         return {"track_id": self.track_id, "clip_time_s": round(self.clip_time_s, 4),
                 "real_time_s": None if self.real_time_s is None else round(self.real_time_s, 4),
                 "direction": self.direction, "class": self.class_name,
                 "confidence": round(float(self.confidence), 4), "frame_index": self.frame_index,
-                "point": [round(v, 1) for v in self.point], "box": [round(v, 1) for v in self.box]}
+                "point": [round(v, 1) for v in self.point], "box": [round(v, 1) for v in self.box],
+                "continues_track": self.continues_track, "also_tracks": list(self.also_tracks)}
 
 
 # ---------------------------------------------------------------- geometry
@@ -422,8 +427,12 @@ class LineCounter:
         found.sort(key=lambda f: (f[0].clip_time_s, f[0].track_id))
         kept = []
         for f in found:
-            if not any(self._same_vehicle(f, k, by_id) for k in kept):
+            twin = next((i for i, k in enumerate(kept) if self._same_vehicle(f, k, by_id)), None)
+            if twin is None:
                 kept.append(f)
+            else:      # the vehicle is counted once; its event names the other track too
+                e, lo, hi = kept[twin]
+                kept[twin] = (replace(e, also_tracks=e.also_tracks + (f[0].track_id,)), lo, hi)
         return [f[0] for f in kept]
 
     def _handoffs(self, tracks) -> list:
@@ -456,6 +465,7 @@ class LineCounter:
                 if hit is not None:
                     ev = self._event(b, [hit, first], 0, 1)
                     if ev is not None:
+                        ev = replace(ev, continues_track=a.track_id)
                         found.append((ev, hit.time_s, first.time_s))
                         break
         return found

@@ -32,7 +32,7 @@ from .timing import TimeMap
 from .video import ClipInfo, printable_path
 
 CSV_COLUMNS = ("track_id", "clip_time_s", "real_time_s", "direction", "class", "confidence",
-               "frame_index", "x", "y")
+               "frame_index", "x", "y", "continues_track", "also_tracks")
 
 
 def tool_info() -> dict:
@@ -142,7 +142,9 @@ class Report:
             w.writerow([e.track_id, f"{e.clip_time_s:.4f}",
                         "" if e.real_time_s is None else f"{e.real_time_s:.4f}",
                         e.direction, e.class_name, f"{e.confidence:.4f}", e.frame_index,
-                        f"{e.point[0]:.1f}", f"{e.point[1]:.1f}"])
+                        f"{e.point[0]:.1f}", f"{e.point[1]:.1f}",
+                        "" if e.continues_track is None else e.continues_track,
+                        " ".join(map(str, e.also_tracks))])
         return buf.getvalue()
 
     def write_json(self, path) -> None:

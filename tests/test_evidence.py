@@ -233,6 +233,22 @@ def test_report_html_is_one_offline_file(news):
     assert "convoycount count &#x27;&lt;b&gt;&#x27;" in page2
 
 
+
+def test_a_crossing_counted_across_an_id_switch_names_both_tracks(news):
+    # what the counter decided (LineCounter._handoffs, _same_vehicle: tests/test_camera_count.py)
+    # reaches every place a verifier reads events: report.json, events.csv, report.html
+    from convoycount.evidence.html import render_html
+    e0 = news["report"].events[0]
+    ev = dataclasses.replace(e0, continues_track=e0.track_id + 100, also_tracks=(e0.track_id + 200,))
+    report = dataclasses.replace(news["report"], events=[ev] + list(news["report"].events[1:]))
+    assert report.to_dict()["events"][0]["continues_track"] == e0.track_id + 100
+    row = report.to_csv().splitlines()[1].split(",")
+    assert row[-2:] == [str(e0.track_id + 100), str(e0.track_id + 200)]
+    page = render_html(report, contact_sheet_png=None, timeline_png=None, command_line=None,
+                       files=[], render={}, annotated=None)
+    assert f"{e0.track_id} (after #{e0.track_id + 100}) (also #{e0.track_id + 200})" in page
+    assert news["report"].to_csv().splitlines()[1].endswith(",,")    # an ordinary crossing: empty
+
 def _chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -158,7 +158,8 @@ def test_csv_leaves_real_time_empty_when_the_speedup_is_unknown(report):
     rows = list(csv.DictReader(io.StringIO(r.to_csv())))
     assert rows == [{"track_id": "7", "clip_time_s": "1.2500", "real_time_s": "",
                      "direction": "top_to_bottom", "class": "car", "confidence": "0.5000",
-                     "frame_index": "37", "x": "100.0", "y": "50.0"}]
+                     "frame_index": "37", "x": "100.0", "y": "50.0",
+                     "continues_track": "", "also_tracks": ""}]
     assert dataclasses.replace(report, events=[]).to_csv() == ",".join(CSV_COLUMNS) + "\n"
 
 

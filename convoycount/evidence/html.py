@@ -266,7 +266,7 @@ def _pair_figure(f: dict, pair: tuple) -> str:
 def _events_section(d: dict) -> str:
     rows = []
     for i, e in enumerate(d["events"], 1):
-        rows.append((_e(i), _e(e["track_id"]), _num(e["clip_time_s"]), _num(e["real_time_s"]),
+        rows.append((_e(i), _e(_tracks_of(e)), _num(e["clip_time_s"]), _num(e["real_time_s"]),
                      _e(e["direction"].replace("_", " ")), _e(e["class"]),
                      _num(e["confidence"], 2), _e(e["frame_index"])))
     table = _table(rows, ["#", "track", "clip time (s)", "real time (s)", "direction", "class",
@@ -274,8 +274,20 @@ def _events_section(d: dict) -> str:
         "<p>No vehicle crossed the counting line.</p>"
     return ("<section id=events><h2>Events</h2>" + table +
             "<p class=muted>Same rows as events.csv. frame_index is 0-based over the analysed "
-            "frames (the annotated video shows it; tracks.txt uses frame_index + 1).</p>"
-            "</section>")
+            "frames (the annotated video shows it; tracks.txt uses frame_index + 1). "
+            "\"after #a\": the vehicle was on track a up to the line and went on as this "
+            "track (an id switch); \"also #b\": track b crossed with the same vehicle and "
+            "was not counted again.</p></section>")
+
+
+def _tracks_of(e: dict) -> str:
+    """The event's track, and the tracks that carried the same vehicle."""
+    text = str(e["track_id"])
+    if e.get("continues_track") is not None:
+        text += f" (after #{e['continues_track']})"
+    if e.get("also_tracks"):
+        text += " (also " + ", ".join(f"#{t}" for t in e["also_tracks"]) + ")"
+    return text
 
 
 def _provenance_section(d: dict, command_line: Optional[str], files: list, render: dict) -> str:

@@ -183,14 +183,15 @@ def compose(report, specs: list, tiles: dict) -> tuple:
         sheet[y + CROP_H:y + TILE_H, x:x + TILE_W] = (55, 55, 55)
         real = "?" if e.real_time_s is None else f"{e.real_time_s:.2f} s"
         again = ", ".join(f"{r.clip_time_s:.2f} s" for r in spec.replays)
-        labels = [f"{spec.n}. track #{e.track_id}  {e.class_name}",
+        after = "" if e.continues_track is None else f" after #{e.continues_track}"
+        labels = [f"{spec.n}. track #{e.track_id}{after}  {e.class_name}",
                   f"{DIRECTION_SHORT.get(e.direction, e.direction)}" + (f"  replayed at {again}" if again else ""),
                   f"clip {e.clip_time_s:.2f} s  real {real}"]
         for j, t in enumerate(labels):
             _put(sheet, _fit(t, TILE_W - 8, 0.45), (x + 4, y + CROP_H + (j + 1) * LABEL_LINE_H - 3),
                  colour=(255, 255, 255) if j == 0 else (220, 220, 220))
         layout["tiles"].append({
-            "n": spec.n, "track_id": e.track_id, "class": e.class_name,
+            "n": spec.n, "track_id": e.track_id, "continues_track": e.continues_track, "class": e.class_name,
             "direction": e.direction, "clip_time_s": round(e.clip_time_s, 4),
             "real_time_s": None if e.real_time_s is None else round(e.real_time_s, 4),
             "frame_index": spec.frame_index,
