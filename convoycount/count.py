@@ -168,6 +168,9 @@ class LineCounter:
         the line never counts on its own (a parked car uncovered there), only as the
         continuation of a track that was heading for the line just before, at its
         place and pace (an id switch as a vehicle passes a parked one: _handoffs);
+      * a box cut by the picture's edge proves only the side its hidden part lies
+        toward (_places): a vehicle coming in at the edge is not past the line before
+        its centre is, whatever its box's centre says;
       * the path between two observations is tested, not the points, so a fast
         vehicle that jumps over the line between frames is still counted, and the
         crossing time is interpolated between the two frames' real timestamps;
@@ -210,19 +213,45 @@ class LineCounter:
         obs = track.observations
         if not self._travelled(obs):
             return None
+        places = self._places(obs)
         side = 0                 # last side the anchor was clearly on: -1, +1 or 0 (unknown)
         last_clear = None        # index of the last observation clearly on `side`
-        for i, o in enumerate(obs):
-            now = self._clear_side(o)
+        for i, (o, (now, _)) in enumerate(zip(obs, places)):
             if now == 0:
                 continue
             if side != 0 and now != side:
-                ev = self._event(track, obs, last_clear, i)
+                ev = self._event(track, obs, last_clear, i, places)
                 if ev is not None and self._moved_through(obs, ev.clip_time_s, now) \
                         and self._ends_carry_centre(obs, last_clear, i, now):
                     return ev, obs[last_clear].time_s, o.time_s
             side, last_clear = now, i
         return None
+
+    def _places(self, obs) -> list:
+        """(side, known) of each sighting: the side of the line the vehicle is clearly on
+        (-1, +1; 0: on the line, or not known), and whether its box centre is the
+        vehicle's (False: the box is cut by the picture's edge). A cut box shows part of
+        the vehicle, whose centre lies behind the box's on the cut side by half a hidden
+        length nobody saw, so the box's centre proves one side only. A truck coming in at
+        the edge has its centre behind its box's: a box centre past the line does not put
+        it past (bench_camera seed 532: counted as the line left the view, its own centre
+        never having crossed in view); nor does a parked car's box, shrinking as a pan's
+        edge eats it, carry the car over the line (seed 537). The length is not borrowed
+        from the track's whole boxes: a track can pass from one vehicle to another at the
+        edge (a parked van's track taking a truck coming in, tests/test_camera_count.py)."""
+        return [self._place(o) for o in obs]
+
+    def _place(self, o) -> tuple:
+        """(side, known) of one sighting: see _places."""
+        ax = 0 if abs(self._normal[0]) >= abs(self._normal[1]) else 1
+        side = self._clear_side(o)
+        lo_cut, hi_cut = self._cut_ends(o, ax)
+        if lo_cut == hi_cut:                      # whole (or wider than the picture: as seen)
+            return side, True
+        # a cut low end hides the vehicle toward low values along ax, so its centre is
+        # at most the box's there: the side it proves is the one lying that way
+        provable = -1 if lo_cut == (self._normal[ax] > 0) else 1
+        return (side if side == provable else 0), False
 
     def _moved_through(self, obs, t: float, to_side: int) -> bool:
         """Did both ends of the box, across the line, move forward over time t?
@@ -355,13 +384,38 @@ class LineCounter:
                     and abs(o.time_s - t) <= s.rigid_window_s)
         before = [o for o in obs[:i0 + 1] if clear(o, -to_side)][-k:] if k else []
         after = [o for o in obs[i1:] if clear(o, to_side)][:k]
-        if len(before) < 2 or len(after) < 2 or not any(self._edge_cut(o, to_side) for o in before + after):
+        # (the boxes between i0 and i1 too: where the crossing was seen only on boxes
+        # cut by the edge, _places skipped them, and the slide happened there)
+        if len(before) < 2 or len(after) < 2 or \
+                not any(self._edge_cut(o, to_side) for o in before + after + list(obs[i0:i1])):
             return True
+        return all(end >= s.rigid_travel_frac * centre
+                   for end, centre in (self._end_and_centre(before, after, to_side, k) for k in (0, 1))
+                   if end is not None)
+
+    def _end_and_centre(self, before: list, after: list, to_side: int, k: int) -> tuple:
+        """(progress of end k, 0 back or 1 front, progress of the box centre), each the
+        median after less the median before, over the sightings where that end is seen
+        whole (not cut by the edge), so both are measured over the same moments; (None,
+        None) where it was not seen whole on both sides. A truck coming in at the edge is
+        seen whole from behind only late: its back end's progress over those sightings
+        keeps up with the centre's over them, not with the centre's since it came in."""
         n = self._normal * to_side
-        centre = (float(np.median([np.dot(o.scene_center, n) for o in after]))
-                  - float(np.median([np.dot(o.scene_center, n) for o in before])))
-        ends, _ = self._ends(before + after, before[-1].time_s, to_side)
-        return all(m >= s.rigid_travel_frac * centre for m in self._progress(ends, 1))
+        ax = 0 if abs(n[0]) >= abs(n[1]) else 1
+        sign = 1.0 if n[ax] > 0 else -1.0
+        sides = ([], [])
+        for later, group in enumerate((before, after)):
+            for o in group:
+                lo_cut, hi_cut = self._cut_ends(o, ax)
+                if (lo_cut, hi_cut)[k if sign > 0 else 1 - k]:
+                    continue                  # this end is the picture's edge
+                # along the travel: the back is the low end moving up, the high one moving down
+                end = o.scene[ax + 2 * k] if sign > 0 else -o.scene[ax + 2 * (1 - k)]
+                sides[later].append((end, float(np.dot(o.scene_center, n))))
+        if not sides[0] or not sides[1]:
+            return None, None
+        med = [np.median(np.array(g), axis=0) for g in sides]
+        return float(med[1][0] - med[0][0]), float(med[1][1] - med[0][1])
 
     def _ground(self, pool, ax: int):
         """Positions along axis `ax` as distances along the road (geometry.ground_depth_map,
@@ -395,35 +449,73 @@ class LineCounter:
         need = self.settings.min_travel_diag * size
         return any(float(np.linalg.norm(np.asarray(o.scene_center) - c0)) >= need for o in obs)
 
-    def _event(self, track, obs, i0: int, i1: int) -> Optional[CrossingEvent]:
+    def _event(self, track, obs, i0: int, i1: int, places: Optional[list] = None) -> Optional[CrossingEvent]:
         # The crossing happened between observation i0 (clearly on one side) and i1
-        # (clearly on the other); find the step in between where the sign changes.
-        for j in range(i0, i1):
-            p, q = obs[j], obs[j + 1]
-            sp, sq = self.side_distance(p.scene_center), self.side_distance(q.scene_center)
+        # (clearly on the other); find the step in between where the sign changes,
+        # skipping the boxes cut by the picture's edge between them (`places`, _places:
+        # their centres are not the vehicle's).
+        if places is not None and places[i0][1] != places[i1][1]:
+            ev = self._event_from_whole(track, obs, i0, i1, places)
+            if ev is not None:
+                return ev
+        known = [j for j in range(i0, i1 + 1) if j in (i0, i1) or places is None or places[j][1]]
+        for j, k in zip(known, known[1:]):
+            p, q = obs[j], obs[k]
+            pc, qc = np.asarray(p.scene_center, float), np.asarray(q.scene_center, float)
+            sp, sq = self.side_distance(pc), self.side_distance(qc)
             if (sp < 0) == (sq < 0) and sp != 0:
                 continue
-            pc, qc = np.asarray(p.scene_center), np.asarray(q.scene_center)
             if not _segments_intersect(pc, qc, self._a, self._b, self.settings.segment_tol_px):
                 return None      # crossed the infinite line outside the segment
             frac = 0.0 if sp == sq else sp / (sp - sq)
-            t = p.time_s + frac * (q.time_s - p.time_s)
-            point = tuple(pc + frac * (qc - pc))
-            near = p if frac < 0.5 else q
-            direction = self._names[0] if sp < sq else self._names[1]
-            return CrossingEvent(track_id=track.track_id, clip_time_s=float(t),
-                                 direction=direction, class_name=track.class_name,
-                                 confidence=track.confidence, frame_index=q.frame_index,
-                                 point=tuple(map(float, point)), box=near.box)
+            return self._make_event(track, p.time_s + frac * (q.time_s - p.time_s),
+                                    pc + frac * (qc - pc), sp < sq, p if frac < 0.5 else q, q)
         return None
+
+    def _make_event(self, track, t: float, point, forward: bool, near, after) -> CrossingEvent:
+        return CrossingEvent(track_id=track.track_id, clip_time_s=float(t),
+                             direction=self._names[0] if forward else self._names[1],
+                             class_name=track.class_name, confidence=track.confidence,
+                             frame_index=after.frame_index, point=tuple(map(float, point)),
+                             box=near.box)
+
+    def _event_from_whole(self, track, obs, i0: int, i1: int, places: list) -> Optional[CrossingEvent]:
+        """The crossing timed from the side where the vehicle was seen whole, when on the
+        other it was seen only cut by the picture's edge: the cut box's centre lies ahead
+        of the vehicle's by an unknown half length, so interpolating from it puts the
+        crossing early (a truck entering at the edge as the line leaves the view, seed
+        532). The whole boxes' centre, carried back (or on) at its own velocity, crosses
+        when the vehicle did; kept between the two sightings, or None without two whole
+        sightings on that side."""
+        whole = [j for j in range(len(obs)) if places[j][1]]
+        # the nearest whole sighting and the one up to three whole steps on (one step's
+        # velocity is the difference of two boxes' jitter)
+        run = [j for j in whole if j >= i1][:4] if places[i1][1] else [j for j in whole if j <= i0][-4:]
+        if len(run) < 2:
+            return None
+        p, q = obs[run[0]], obs[run[-1]]
+        pc, qc = np.asarray(p.scene_center, float), np.asarray(q.scene_center, float)
+        sp, sq = self.side_distance(pc), self.side_distance(qc)
+        if sp == sq or q.time_s == p.time_s:
+            return None
+        frac = sp / (sp - sq)                     # outside [0, 1]: carried back or on
+        t = p.time_s + frac * (q.time_s - p.time_s)
+        t = min(max(t, obs[i0].time_s), obs[i1].time_s)
+        frac = (t - p.time_s) / (q.time_s - p.time_s)
+        point = pc + frac * (qc - pc)
+        if not _segments_intersect(point - (qc - pc), point + (qc - pc), self._a, self._b,
+                                   self.settings.segment_tol_px):
+            return None
+        return self._make_event(track, t, point, places[i1][0] > places[i0][0],
+                                obs[i1] if places[i1][1] else obs[i0], obs[i1])
 
     def count(self, tracks) -> list:
         """Events of all tracks, in time order, one per vehicle (see _same_vehicle)."""
         tracks = list(tracks)
         by_id = {t.track_id: t for t in tracks}
         found = [f for f in map(self._crossing, tracks) if f is not None]
-        crossed = {f[0].track_id for f in found}
-        found += self._handoffs([t for t in tracks if t.track_id not in crossed])
+        crossed = {f[0].track_id: f[0].clip_time_s for f in found}
+        found += self._handoffs(tracks, crossed)
         found.sort(key=lambda f: (f[0].clip_time_s, f[0].track_id))
         kept = []
         for f in found:
@@ -435,7 +527,7 @@ class LineCounter:
                 kept[twin] = (replace(e, also_tracks=e.also_tracks + (f[0].track_id,)), lo, hi)
         return [f[0] for f in kept]
 
-    def _handoffs(self, tracks) -> list:
+    def _handoffs(self, tracks, crossed: dict) -> list:
         """Crossings made across an id switch: (event, time, time) as _crossing gives.
 
         A track first seen clearly past the line never counts on its own (it may be a
@@ -449,18 +541,24 @@ class LineCounter:
         rigid_travel_frac, the factor-of-two agreement of _steady): a vehicle does not
         stop dead while another, unseen before, sets off at its speed from where it
         would be. The crossing is counted once, on the new track, between the two
-        sightings."""
+        sightings. Tracks that crossed on their own (`crossed`: id -> crossing time) are
+        not continued, and hand over only before they crossed: a track's crossing after
+        it handed its vehicle on is another vehicle's (a parked car's track taking a car
+        that comes in, seed 422), one before is this vehicle's, counted (seed 425)."""
         found = []
         spans = [(a.observations[0].time_s, a.observations[-1].time_s) for a in tracks]
         for b in tracks:
+            if b.track_id in crossed:
+                continue
             first = b.observations[0]
-            side = self._clear_side(first)
+            side = self._place(first)[0]
             vb = _early_velocity(b.observations)
             if side == 0 or not self._heads_to(vb, side) or not self._travelled(b.observations):
                 continue
             # (only tracks seen before b's start and until about then can hand over)
             for a in (a for a, (t0, t1) in zip(tracks, spans)
-                      if a is not b and t0 < first.time_s <= t1 + _HANDOFF_REACH_S):
+                      if a is not b and t0 < first.time_s <= t1 + _HANDOFF_REACH_S
+                      and crossed.get(a.track_id, np.inf) > first.time_s):
                 hit = self._hands_over(a, first, vb, side)
                 if hit is not None:
                     ev = self._event(b, [hit, first], 0, 1)
@@ -488,7 +586,7 @@ class LineCounter:
         for k in range(1, min(looks, len(before) - 1) + 1):
             last = before[-k]
             va = _early_velocity(before[-k::-1])
-            if self._clear_side(last) == -side and self._carries_on(last, va, vb, first, side):
+            if self._place(last)[0] == -side and self._carries_on(last, va, vb, first, side):
                 return last
         return None
 

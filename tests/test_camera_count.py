@@ -60,8 +60,14 @@ def test_a_parked_truck_cut_by_the_edge_of_a_panning_picture_is_not_a_crossing()
     pans = [10.0 * i for i in range(40)]
     image = [(max(0.0, 150.0 - p), 200.0, 400.0 - p, 240.0) for p in pans]
     scene = [(max(p, 150.0), 200.0, 400.0, 240.0) for p in pans]
-    assert len(count(track(image, scene=scene), rigid_travel_frac=0.0, min_travel_diag=0.0)) == 1
     assert count(track(image, scene=scene)) == []
+    # With the rules of motion off, the edge alone refuses it: a box cut by the edge does
+    # not place the truck's centre past the line (_places). The same boxes clear of the
+    # edge (so seen whole) would count.
+    off = dict(rigid_travel_frac=0.0, min_travel_diag=0.0)
+    assert count(track(image, scene=scene), **off) == []
+    clear = [(x1 + 30.0, y1, x2 + 30.0, y2) for x1, y1, x2, y2 in image]
+    assert len(count(track(clear, scene=scene), **off)) == 1
 
 
 def test_a_standing_track_that_takes_a_passing_car_later_does_not_count_its_slide():
@@ -144,6 +150,22 @@ def test_a_long_slow_bus_counts():
     assert ev.direction == "left_to_right"
 
 
+def test_a_truck_coming_in_at_the_edge_next_to_the_line_is_timed_by_its_whole_boxes():
+    """A line near the picture's edge (x = 64) and a 200 px truck coming in at that edge
+    at 10 px a frame. While its back is cut by the edge, its box centre runs ahead of
+    the truck's (at i = 12.8 frames it is on the line; the truck's centre is at i = 16.4).
+    Lost while still cut, it never counts: its centre was never seen past the line.
+    Seen whole after, it counts once, at its centre's crossing, carried back from the
+    whole boxes at their velocity."""
+    line = Line.parse("0.1,0,0.1,1")
+    truck = [(-200.0 + 10.0 * i, 210.0, 10.0 * i, 240.0) for i in range(1, 40)]
+    image = [(max(0.0, x1), y1, x2, y2) for x1, y1, x2, y2 in truck]
+    assert count(track(image[:17]), line=line) == []            # gone at i = 17, still cut
+    (ev,) = count(track(image), line=line)
+    assert ev.direction == "left_to_right"
+    assert abs(ev.clip_time_s - 15.4 / 15.0) < 0.5 / 15.0       # i = 16.4, first box at i = 1
+
+
 # ------------------------------------------------------------------ issue 14, seeds 300, 312, 218
 def edge_cut_van(first=0):
     """Seed 300: the camera pans right; a parked van standing across the line (scene
@@ -166,9 +188,11 @@ def test_a_parked_van_cut_by_a_panning_edge_then_taken_over_by_a_passing_truck_i
     edge did."""
     image, scene = edge_cut_van()
     tr = track(image, scene=scene)
-    (ev,) = count(tr, rigid_local_n=0)                          # the 3 s window alone passes it
-    assert ev.clip_time_s < 44 / 15                             # ...at the van's slide, not the truck's
     assert count(tr) == []
+    # the 3 s window alone would pass it (both ends moved, the truck's), and the local
+    # check of the ends refuses it; before either is asked, the van's box cut by the
+    # edge does not put its centre past the line (_places)
+    assert count(tr, rigid_local_n=0) == []
 
 
 def test_the_same_van_first_seen_two_frames_before_the_line_is_not_a_crossing():
@@ -177,8 +201,8 @@ def test_the_same_van_first_seen_two_frames_before_the_line_is_not_a_crossing():
     to see its front end stand."""
     image, scene = edge_cut_van(first=28)
     tr = track(image, scene=scene)
-    assert len(count(tr, rigid_local_n=0)) == 1
     assert count(tr) == []
+    assert count(tr, rigid_local_n=0) == []        # (_places refuses it first, as above)
 
 
 def passing_car(n=60, speed=12.0):
@@ -276,15 +300,26 @@ def _events_on_recorded(rec):
     counter = LineCounter(LINE, rec["width"], rec["height"], CounterSettings(),
                           scene_px=tuple(rec["scene_line_px"]))
     lo, hi = rec["frames"][0]["t"] + 0.5, rec["frames"][-1]["t"] - 0.3     # clear of the cut-out's ends
-    return [e for e in counter.count(tracker.tracks()) if lo <= e.clip_time_s <= hi]
+    # ...and, as the pipeline counts, only while the line was in view (camera/scene.py)
+    watched = [e for e in counter.count(tracker.tracks())
+               if any(a <= e.clip_time_s <= b for a, b in rec["watched_s"])]
+    return [e for e in watched if lo <= e.clip_time_s <= hi]
 
 
-def _counts_the_one_recorded_crossing(seed: str, within_s: float):
+def _counts_the_recorded_crossings(seed: str, within_s: float) -> list:
+    """The events on the recorded inputs of `seed`, checked against the generator's
+    crossings in that window: as many, each within `within_s`."""
     rec = _recorded(seed)
     got = _events_on_recorded(rec)
     want = rec["truth_crossings_s"]
-    assert len(got) == len(want) == 1, (got, want)
-    assert abs(got[0].clip_time_s - want[0]) <= within_s, (got, want)
+    assert len(got) == len(want), (got, want)
+    assert all(abs(e.clip_time_s - w) <= within_s for e, w in zip(got, want)), (got, want)
+    return got
+
+
+def _counts_the_one_recorded_crossing(seed: str, within_s: float):
+    got = _counts_the_recorded_crossings(seed, within_s)
+    assert len(got) == 1, got
     return got[0]
 
 
@@ -314,6 +349,46 @@ def test_a_car_whose_track_stays_with_a_parked_one_short_of_the_line_counts_once
 def test_a_car_passing_a_parked_one_on_the_line_counts_though_the_tracks_swap():
     """bench_camera seed 422 (a tuning seed): the same swap with the parked car standing
     on the line, the car's box given to the parked car's track for a frame and the blob of
-    both to the car's. Recorded detections and transforms of the clip, 2.6-4.5 s."""
-    ev = _counts_the_one_recorded_crossing("422", within_s=0.1)
+    both to the car's. Recorded detections and transforms of the clip, 2.6-6.6 s."""
+    got = _counts_the_recorded_crossings("422", within_s=0.1)       # 3.72 s and 4.81 s
+    ev = got[0]
     assert ev.continues_track not in (None, ev.track_id)
+    # The car's first track went on with the parked car and, as the pan's edge ate that
+    # car, with a car coming in at the edge past the line: its crossing there (6.1 s,
+    # after the line left the view) is another vehicle's and must not stop the handoff
+    # at 3.72 s (it did: only tracks that never crossed could hand over). Window 2.6-6.6 s.
+
+
+def test_a_truck_coming_in_at_the_edge_as_the_line_leaves_the_view_is_not_counted_early():
+    """bench_camera seed 532 (held out once, then diagnosed): the camera pans with a truck
+    coming in at the picture's left edge while the line nears that edge. Its box, cut by
+    the edge, has its centre ahead of the truck's by half the hidden length, so the box
+    centre crossed at 8.9 s, inside the span the line was watched (to 9.0 s), while the
+    truck's own centre crossed after it (the generator's truth: no crossing in view). A
+    cut box proves one side only; timed from the truck's whole boxes, carried back at
+    their velocity, the crossing falls after 9.0 s. Recorded inputs, 7.6-10.2 s."""
+    assert _counts_the_recorded_crossings("532", within_s=0.1) == []
+
+
+@pytest.mark.xfail(strict=True, reason="known miss, not fixed: the tracker's velocity follows the "
+                   "slide of a box cut by the edge (see the docstring)")
+def test_a_parked_car_eaten_by_the_edge_does_not_lend_its_track_to_a_car_coming_in():
+    """bench_camera seed 533 (held out once, then diagnosed): a parked car standing on
+    the line is cut by the picture's right edge as the camera pans, its box centre
+    sliding with the edge. Its track took that slide for motion and, carried on at it
+    for 0.9 s unseen, took a car coming in at the same edge past the line: a parked car
+    counted as a crossing. Taking a cut box's step velocity from its end away from the
+    edge fixed this clip but broke seed 426 (a box growing in at the edge moves its
+    centre at half the vehicle's speed, and the tracker matches box centres), so it
+    was not kept. Recorded inputs, 6.4-10.0 s."""
+    assert _counts_the_recorded_crossings("533", within_s=0.1) == []
+
+
+def test_a_track_that_crossed_before_the_new_one_began_does_not_hand_its_vehicle_on():
+    """bench_camera seed 425 (a tuning seed): a car crosses on its own track at 1.66 s;
+    a frame later a second track starts on it, past the line, where the first one,
+    carried on, lands. The first track's vehicle was counted already: a track hands
+    over only before it crossed (after, its crossing is another vehicle's: seed 422,
+    above). Recorded inputs, 0.9-2.5 s."""
+    (ev,) = _counts_the_recorded_crossings("425", within_s=0.1)
+    assert ev.continues_track is None
