@@ -390,7 +390,7 @@ class LineCounter:
                 not any(self._edge_cut(o, to_side) for o in before + after + list(obs[i0:i1])):
             return True
         return all(end >= s.rigid_travel_frac * centre
-                   for end, centre in (self._end_and_centre(before, after, to_side, k) for k in (0, 1))
+                   for end, centre in (self._end_and_centre(before, after, to_side, which) for which in (0, 1))
                    if end is not None)
 
     def _end_and_centre(self, before: list, after: list, to_side: int, k: int) -> tuple:
@@ -409,7 +409,7 @@ class LineCounter:
                 lo_cut, hi_cut = self._cut_ends(o, ax)
                 if (lo_cut, hi_cut)[k if sign > 0 else 1 - k]:
                     continue                  # this end is the picture's edge
-                # along the travel: the back is the low end moving up, the high one moving down
+                # along the travel: the back is the low end when moving toward higher values
                 end = o.scene[ax + 2 * k] if sign > 0 else -o.scene[ax + 2 * (1 - k)]
                 sides[later].append((end, float(np.dot(o.scene_center, n))))
         if not sides[0] or not sides[1]:
