@@ -389,9 +389,8 @@ class LineCounter:
         if len(before) < 2 or len(after) < 2 or \
                 not any(self._edge_cut(o, to_side) for o in before + after + list(obs[i0:i1])):
             return True
-        return all(end >= s.rigid_travel_frac * centre
-                   for end, centre in (self._end_and_centre(before, after, to_side, which) for which in (0, 1))
-                   if end is not None)
+        moves = [self._end_and_centre(before, after, to_side, which) for which in (0, 1)]
+        return all(end >= s.rigid_travel_frac * centre for end, centre in moves if end is not None)
 
     def _end_and_centre(self, before: list, after: list, to_side: int, k: int) -> tuple:
         """(progress of end k, 0 back or 1 front, progress of the box centre), each the
