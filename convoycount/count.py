@@ -191,6 +191,9 @@ class LineCounter:
         d = self._b - self._a
         self._len = float(np.linalg.norm(d))
         self._normal = np.array([-d[1], d[0]]) / self._len
+        # the picture's axis the line's normal mostly lies along: the axis along which a
+        # vehicle crosses it, so the one whose box ends (and edge cuts) matter
+        self._ax = 0 if abs(self._normal[0]) >= abs(self._normal[1]) else 1
         self._names = _direction_names(self._a, self._b)
 
     def side_distance(self, point) -> float:
@@ -243,7 +246,7 @@ class LineCounter:
 
     def _place(self, o) -> tuple:
         """(side, known) of one sighting: see _places."""
-        ax = 0 if abs(self._normal[0]) >= abs(self._normal[1]) else 1
+        ax = self._ax
         side = self._clear_side(o)
         lo_cut, hi_cut = self._cut_ends(o, ax)
         if lo_cut == hi_cut:                      # whole (or wider than the picture: as seen)
@@ -304,18 +307,15 @@ class LineCounter:
         (end 0) and front (end 1) of the box were seen, along the direction of travel,
         up to `split` (later False) and after it; in pixels, or (`on_road`) as distances
         along the road where the picture shows them (`_ground`)."""
-        n = self._normal * to_side                      # towards the side it crossed to
-        ax = 0 if abs(n[0]) >= abs(n[1]) else 1
-        sign = 1.0 if n[ax] > 0 else -1.0
+        ax = self._ax
+        sign = 1.0 if self._normal[ax] * to_side > 0 else -1.0   # towards the side it crossed to
         ends = {(k, later): [] for k in (0, 1) for later in (False, True)}
         extent = 0.0
         ground = self._ground(pool, ax) if on_road else float
         for o in pool:
             lo, hi = ground(o.scene[ax]), ground(o.scene[ax + 2])
             extent = max(extent, hi - lo)
-            cut = self._cut_ends(o, ax)
-            # (back end, front end) along the direction of travel, each with its cut flag
-            pair = ((lo, cut[0]), (hi, cut[1])) if sign > 0 else ((-hi, cut[1]), (-lo, cut[0]))
+            pair = _back_front(lo, hi, self._cut_ends(o, ax), sign)
             later = o.time_s > split
             for k, (v, was_cut) in enumerate(pair):
                 # A cut end lies beyond the picture's edge: a cut back end was at most
@@ -387,7 +387,7 @@ class LineCounter:
         # (the boxes between i0 and i1 too: where the crossing was seen only on boxes
         # cut by the edge, _places skipped them, and the slide happened there)
         if len(before) < 2 or len(after) < 2 or \
-                not any(self._edge_cut(o, to_side) for o in before + after + list(obs[i0:i1])):
+                not any(self._edge_cut(o) for o in before + after + list(obs[i0:i1])):
             return True
         moves = [self._end_and_centre(before, after, to_side, which) for which in (0, 1)]
         return all(end >= s.rigid_travel_frac * centre for end, centre in moves if end is not None)
@@ -400,17 +400,14 @@ class LineCounter:
         seen whole from behind only late: its back end's progress over those sightings
         keeps up with the centre's over them, not with the centre's since it came in."""
         n = self._normal * to_side
-        ax = 0 if abs(n[0]) >= abs(n[1]) else 1
+        ax = self._ax
         sign = 1.0 if n[ax] > 0 else -1.0
         sides = ([], [])
         for later, group in enumerate((before, after)):
             for o in group:
-                lo_cut, hi_cut = self._cut_ends(o, ax)
-                if (lo_cut, hi_cut)[k if sign > 0 else 1 - k]:
-                    continue                  # this end is the picture's edge
-                # along the travel: the back is the low end when moving toward higher values
-                end = o.scene[ax + 2 * k] if sign > 0 else -o.scene[ax + 2 * (1 - k)]
-                sides[later].append((end, float(np.dot(o.scene_center, n))))
+                end, cut = _back_front(o.scene[ax], o.scene[ax + 2], self._cut_ends(o, ax), sign)[k]
+                if not cut:                   # (a cut end is the picture's edge)
+                    sides[later].append((end, float(np.dot(o.scene_center, n))))
         if not sides[0] or not sides[1]:
             return None, None
         med = [np.median(np.array(g), axis=0) for g in sides]
@@ -437,10 +434,9 @@ class LineCounter:
         cut = max(s.edge_cut_px, s.rigid_jitter_frac * (o.box[ax + 2] - o.box[ax]))
         return o.box[ax] <= cut, o.box[ax + 2] >= self._size[ax] - cut
 
-    def _edge_cut(self, o, to_side: int) -> bool:
+    def _edge_cut(self, o) -> bool:
         """Is either end of this box, along the motion across the line, at the picture's edge?"""
-        n = self._normal * to_side
-        return any(self._cut_ends(o, 0 if abs(n[0]) >= abs(n[1]) else 1))
+        return any(self._cut_ends(o, self._ax))
 
     def _travelled(self, obs) -> bool:
         c0 = np.asarray(obs[0].scene_center)
@@ -624,6 +620,13 @@ class LineCounter:
 
 _HANDOFF_REACH_S = 3.0     # a cheap pre-filter: _hands_over asks for a sighting within two of
                            # the track's own frame steps, under this down to 1 frame a second
+
+
+def _back_front(lo: float, hi: float, cut: tuple, sign: float) -> tuple:
+    """((back, cut?), (front, cut?)) of a box's ends `lo`, `hi` along an axis, with their
+    edge-cut flags `cut` (low, high), for travel toward higher values (`sign` +1) or
+    lower (-1, positions negated so that forward is always up)."""
+    return ((lo, cut[0]), (hi, cut[1])) if sign > 0 else ((-hi, cut[1]), (-lo, cut[0]))
 
 
 def _early_velocity(obs, looks: int = 3) -> Optional[np.ndarray]:
