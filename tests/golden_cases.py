@@ -28,7 +28,7 @@ CASES = {
     "vfr_motion_range_line": ("vfr_phone.mp4", dict(
         line="0.5,0,0.5,1", start_s=0.5, end_s=6.0, real_duration_s=20.0,
         claim="5 vehicles in 5 seconds")),
-    "two_way_coco": ("two_way.mp4", dict(detector="coco", speedup=2)),
+    "two_way_coco": ("two_way.mp4", dict(detector="coco", speedup=2, end_s=12.0)),
     "news_yolo_stride2": ("news_story.mp4", dict(
         detector="yolo", model=str(ROOT / "models" / "convoy-yolo.pt"), stride=2,
         claim="a convoy of 9 trucks")),
