@@ -311,8 +311,7 @@ class LineCounter:
         frac = self.settings.rigid_travel_frac
         v = [(np.asarray(b.scene_center) - np.asarray(a.scene_center)) / (b.time_s - a.time_s)
              for a, b in zip(obs, obs[1:])]
-        return all(float(np.linalg.norm(b - a)) < frac * max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
-                   for a, b in zip(v, v[1:]))
+        return all(_agree(a, b, frac) for a, b in zip(v, v[1:]))
 
     def _stays_over(self, obs, places: list, i1: int, to_side: int) -> bool:
         """Is the track, when next seen clearly on either side after i1, still on the side
@@ -372,7 +371,7 @@ class LineCounter:
         # in pixels across a gap of three frames, 1.45x in its own sizes)
         va = va / float(np.median([diagonal(o.scene) for o in before]))
         vb = vb / float(np.median([diagonal(o.scene) for o in after]))
-        if float(np.linalg.norm(vb - va)) < frac * max(float(np.linalg.norm(va)), float(np.linalg.norm(vb))):
+        if _agree(va, vb, frac):
             return ev
         return self._event_from_whole(track, obs, i0, i1, places, within=True)
 
@@ -704,6 +703,12 @@ def _back_front(lo: float, hi: float, cut: tuple, sign: float) -> tuple:
     edge-cut flags `cut` (low, high), for travel toward higher values (`sign` +1) or
     lower (-1, positions negated so that forward is always up)."""
     return ((lo, cut[0]), (hi, cut[1])) if sign > 0 else ((-hi, cut[1]), (-lo, cut[0]))
+
+
+def _agree(a: np.ndarray, b: np.ndarray, frac: float) -> bool:
+    """Do two velocities agree: differ by less than `frac` of the larger speed? (A vehicle's
+    velocity between looks; _steady and _across_gap.)"""
+    return float(np.linalg.norm(b - a)) < frac * max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
 
 
 def _early_velocity(obs, looks: int = 3) -> Optional[np.ndarray]:
